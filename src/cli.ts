@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+/** fieldbridge command line (operator-interface.md): run, demo, check, --version, --help. */
+import { readFileSync, existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadBootstrap, prepareDataDir, ConfigError, type BootstrapConfig } from "./config/bootstrap/load.js";
+
+const DEFAULT_CONFIG = "/etc/fieldbridge/config.json";
+
+export function packageVersion(): string {
+  const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..", "package.json");
+  return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
+}
+
+const HELP = `fieldbridge — edge gateway: Modbus RTU/TCP and OPC UA devices to Alibaba Cloud IoT Platform
+
+Usage:
+  fieldbridge run [--config <file>]                         run the daemon in the foreground
+  fieldbridge check [--config <file>] [--gateway-config <file>]
+                                                            validate a bootstrap config and, optionally, a
+                                                            gateway config document, without connecting anywhere
+  fieldbridge demo [--http <host:port>]                     everything local: broker, cloud emulator, Modbus TCP
+                                                            and OPC UA simulators; shows live data (Ctrl-C stops)
+  fieldbridge --version                                     print the version
+  fieldbridge --help                                        this text
+
+--config defaults to $FIELDBRIDGE_CONFIG, else ${DEFAULT_CONFIG}.
+Exit codes: 0 success; 1 invalid config or fatal error; 2 usage error.
+`;
+
+interface Args {
+  command: string | undefined;
+  options: Record<string, string>;
+  flags: Set<string>;
+}
+
+function parseArgs(argv: string[]): Args {
+  const options: Record<string, string> = {};
+  const flags = new Set<string>();
+  let command: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--help" || a === "-h" || a === "--version" || a === "-V") flags.add(a);
+    else if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      if (eq > 0) options[a.slice(2, eq)] = a.slice(eq + 1);
+      else {
+        const v = argv[i + 1];
+        if (v === undefined || v.startsWith("--")) throw new UsageError(`option ${a} needs a value`);
+        options[a.slice(2)] = v;
+        i++;
+      }
+    } else if (!command) command = a;
+    else throw new UsageError(`unexpected argument "${a}"`);
+  }
+  return { command, options, flags };
+}
+
+class UsageError extends Error {}
+
+function configPath(args: Args): string {
+  return args.options["config"] ?? process.env["FIELDBRIDGE_CONFIG"] ?? DEFAULT_CONFIG;
+}
+
+function allowOnly(args: Args, allowed: string[]): void {
+  for (const k of Object.keys(args.options)) if (!allowed.includes(k)) throw new UsageError(`unknown option --${k} for ${args.command}`);
+}
+
+async function check(args: Args): Promise<number> {
+  allowOnly(args, ["config", "gateway-config"]);
+  const file = configPath(args);
+  const gwFile = args.options["gateway-config"];
+  let bootstrap: BootstrapConfig | undefined;
+  let failed = false;
+  // With only --gateway-config and no bootstrap file at the default place, the document is checked on its own.
+  const explicit = args.options["config"] !== undefined || process.env["FIELDBRIDGE_CONFIG"] !== undefined;
+  if (explicit || !gwFile || existsSync(file)) {
+    try {
+      bootstrap = loadBootstrap(file);
+      process.stdout.write(`${file}: valid bootstrap config\n`);
+    } catch (err) {
+      failed = true;
+      if (err instanceof ConfigError) for (const p of err.problems) process.stdout.write(`${p.path}: ${p.message}\n`);
+      else process.stderr.write(`fieldbridge: ${(err as Error).message}\n`);
+    }
+  }
+  if (gwFile) {
+    const { checkGatewayConfigFile } = await import("./config/check-gateway.js");
+    if (!checkGatewayConfigFile(gwFile, bootstrap, process.stdout)) failed = true;
+  }
+  return failed ? 1 : 0;
+}
+
+async function run(args: Args): Promise<number> {
+  allowOnly(args, ["config"]);
+  const file = configPath(args);
+  let cfg: BootstrapConfig;
+  try {
+    cfg = loadBootstrap(file);
+    prepareDataDir(cfg.dataDir);
+  } catch (err) {
+    const msg = err instanceof ConfigError ? `invalid config ${file}: ${err.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}` : (err as Error).message;
+    process.stderr.write(`fieldbridge: ${msg}\n`);
+    return 1;
+  }
+  const { runDaemon } = await import("./daemon.js");
+  return runDaemon(cfg);
+}
+
+async function demo(args: Args): Promise<number> {
+  allowOnly(args, ["http", "data-dir"]);
+  const { runDemo } = await import("./sim/demo.js");
+  return runDemo({ http: args.options["http"], dataDir: args.options["data-dir"] });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    process.stderr.write(`fieldbridge: ${(err as Error).message}\n${HELP}`);
+    return 2;
+  }
+  if (args.flags.has("--version") || args.flags.has("-V")) {
+    process.stdout.write(`fieldbridge ${packageVersion()}\n`);
+    return 0;
+  }
+  if (args.flags.has("--help") || args.flags.has("-h") || args.command === "help") {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  try {
+    switch (args.command) {
+      case "run":
+        return await run(args);
+      case "check":
+        return await check(args);
+      case "demo":
+        return await demo(args);
+      case undefined:
+        process.stderr.write(HELP);
+        return 2;
+      default:
+        throw new UsageError(`unknown command "${args.command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`fieldbridge: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`fieldbridge: fatal: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,40 @@
+/**
+ * `fieldbridge check --gateway-config <file>`: validates a gateway config document without connecting
+ * anywhere. Prints every problem on its own line as `path: message` (warnings as
+ * `path: warning: message`), then, when the document is valid, what the daemon would run.
+ * Without a bootstrap config the serial port mapping and the OPC UA passwords cannot be checked.
+ */
+import { readFile } from "node:fs/promises";
+import type { BootstrapConfig } from "../bootstrap/load.js";
+import { describeGatewayConfig } from "./describe.js";
+import { loadGatewayDocument } from "./index.js";
+import type { ParseContext } from "./parse.js";
+
+/** True when the document has no error. */
+export async function checkGatewayConfigFile(
+  file: string,
+  bootstrap: Pick<BootstrapConfig, "serialPorts" | "gateway"> | undefined,
+  out: NodeJS.WritableStream,
+): Promise<boolean> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    out.write(`${file}: cannot read the gateway config (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})\n`);
+    return false;
+  }
+  const ctx: ParseContext = bootstrap
+    ? { serialPorts: bootstrap.serialPorts, gatewayDeviceSecret: bootstrap.gateway.deviceSecret }
+    : { serialPorts: {}, gatewayDeviceSecret: "", unchecked: { serialPorts: true, passwords: true } };
+  const result = loadGatewayDocument(bytes, ctx);
+  const errors = result.problems.filter((p) => p.severity === "error").length;
+  const warnings = result.problems.length - errors;
+  for (const p of result.problems) out.write(`${p.path}: ${p.severity === "warning" ? "warning: " : ""}${p.message}\n`);
+  if (errors > 0) {
+    out.write(`${file}: invalid gateway config (${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"})\n`);
+    return false;
+  }
+  out.write(`${file}: valid gateway config${warnings ? ` (${warnings} warning${warnings === 1 ? "" : "s"})` : ""}\n`);
+  for (const line of describeGatewayConfig(result.config)) out.write(`  ${line}\n`);
+  return true;
+}

@@ -1,0 +1,65 @@
+/** `fieldbridge run`: the daemon in the foreground, with signals, systemd notify and the status endpoint. */
+import type { BootstrapConfig } from "./config/bootstrap/load.js";
+import { createLogger } from "./ops/logger.js";
+import { OpsServer } from "./ops/http.js";
+import { SystemdNotifier } from "./ops/systemd.js";
+import { Gateway } from "./daemon/gateway.js";
+import { health, status } from "./daemon/status.js";
+
+/** Runs until SIGTERM/SIGINT; resolves with the exit code. A second signal exits at once. */
+export async function runDaemon(cfg: BootstrapConfig): Promise<number> {
+  const logger = createLogger(cfg.log.level);
+  const notifier = new SystemdNotifier(logger);
+  const gw = new Gateway(cfg, logger);
+  let ops: OpsServer | undefined;
+  let stopping = false;
+
+  const done = new Promise<number>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, "second signal; exiting at once");
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, "shutting down");
+      // Hard limit: whatever happens, exit within 10 s.
+      setTimeout(() => {
+        logger.error("shutdown took too long; exiting");
+        process.exit(1);
+      }, 9500).unref();
+      void (async () => {
+        await notifier.stopping();
+        notifier.stop();
+        await ops?.stop().catch(() => undefined);
+        await gw.stop(8000);
+        resolve(0);
+      })();
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+
+  process.on("unhandledRejection", (reason) => {
+    logger.error({ err: (reason as Error)?.message ?? String(reason) }, "unhandled rejection (daemon keeps running)");
+  });
+
+  try {
+    await gw.start(() => void notifier.ready());
+  } catch (err) {
+    process.stderr.write(`fieldbridge: ${(err as Error).message}\n`);
+    await gw.stop(3000).catch(() => undefined);
+    return 1;
+  }
+  const unhealthyMs = cfg.http.unhealthyAfterSeconds * 1000;
+  notifier.startWatchdog(() => gw.link !== undefined);
+  if (cfg.http.listen) {
+    ops = new OpsServer(cfg.http.listen, { health: () => health(gw, unhealthyMs), status: () => status(gw), metrics: () => gw.metrics.render() }, logger);
+    try {
+      await ops.start();
+    } catch (err) {
+      logger.error({ listen: cfg.http.listen, err: (err as Error).message }, "status endpoint could not listen; continuing without it");
+      ops = undefined;
+    }
+  }
+  return done;
+}

@@ -1,0 +1,160 @@
+/**
+ * The gateway: builds every part, owns the start/stop order and applies config diffs.
+ *
+ *   drivers ──Sample──▶ things (TSL, report policy, batching) ──Uplink──▶ outbox (SQLite) ──▶ forwarder ──▶ link
+ *   drivers ◀─write/call── downlink router ◀── link
+ */
+import type { Logger } from "pino";
+import type { BootstrapConfig } from "../config/bootstrap/load.js";
+import { AlinkConnection } from "../cloud/aliyun/connection.js";
+import { SubDeviceManager } from "../cloud/aliyun/subdevices.js";
+import { topics, replyTopic, type Identity } from "../cloud/aliyun/topics.js";
+import { openStore, type Store } from "../store/store.js";
+import { Forwarder } from "../store/forwarder.js";
+import { ThingsRuntime } from "../things/runtime.js";
+import { FieldManager, loadDriver, type AsyncChannelFactory } from "../field/manager.js";
+import { defaultFieldOptions } from "../field/driver.js";
+import type { GatewayConfig, GatewayConfigDiff } from "../config/gateway/index.js";
+import { GatewayConfigManager } from "./config-manager.js";
+import { DownlinkRouter } from "./downlinks.js";
+import { buildMetrics } from "./status.js";
+import { Metrics } from "../ops/metrics.js";
+
+export interface GatewayOptions {
+  /** Replaces the built-in drivers (tests use a recording driver). */
+  channelFactory?: AsyncChannelFactory;
+}
+
+export class Gateway {
+  readonly identity: Identity;
+  readonly gwKey: string;
+  store!: Store;
+  link!: AlinkConnection;
+  subs!: SubDeviceManager;
+  things!: ThingsRuntime;
+  field!: FieldManager;
+  forwarder!: Forwarder;
+  configs!: GatewayConfigManager;
+  router!: DownlinkRouter;
+  readonly metrics = new Metrics();
+  readonly startedAt = Date.now();
+  private started = false;
+
+  constructor(readonly cfg: BootstrapConfig, readonly logger: Logger, private readonly opts: GatewayOptions = {}) {
+    this.identity = { productKey: cfg.gateway.productKey, deviceName: cfg.gateway.deviceName };
+    this.gwKey = `${this.identity.productKey}/${this.identity.deviceName}`;
+  }
+
+  /**
+   * Starts every part. The last good gateway config is applied before the cloud connection is started;
+   * `onLocalConfigApplied` is called at that point (systemd READY=1).
+   */
+  async start(onLocalConfigApplied?: () => void): Promise<void> {
+    const cfg = this.cfg;
+    const log = this.logger;
+    this.store = openStore(cfg.dataDir, {
+      logger: log, sync: cfg.store.sync,
+      outbox: { maxBytes: cfg.store.maxBytes, maxAgeHours: cfg.store.maxAgeHours },
+    });
+    const ids = this.store.messageIds;
+    this.link = new AlinkConnection({
+      gateway: { ...this.identity, deviceSecret: cfg.gateway.deviceSecret },
+      host: cfg.mqtt.host, port: cfg.mqtt.port, tls: cfg.mqtt.tls, caFile: cfg.mqtt.caFile,
+      keepaliveSeconds: cfg.mqtt.keepaliveSeconds, signMethod: cfg.mqtt.signMethod, clientId: cfg.mqtt.clientId,
+      reconnectMinMs: cfg.mqtt.reconnectMinSeconds * 1000, reconnectMaxMs: cfg.mqtt.reconnectMaxSeconds * 1000,
+      requestTimeoutMs: cfg.mqtt.requestTimeoutSeconds * 1000,
+      nextId: () => ids.next(), logger: log.child({ component: "link" }),
+    });
+    this.subs = new SubDeviceManager(this.link, this.store.secrets, cfg.subDevices, cfg.sessions, log.child({ component: "sessions" }));
+    this.things = new ThingsRuntime({
+      gateway: this.identity, logger: log.child({ component: "things" }), windowMs: cfg.uplink.batchWindowMs,
+      nextId: () => ids.next(), isOnline: (key) => this.subs.isOnline(key),
+      emit: (uplinks) => this.store.outbox.append(uplinks.map((u) => ({ topic: u.topic, payload: u.payload, msgId: u.msgId, devices: u.devices, sampleTime: u.sampleTime }))),
+      onFieldHealth: (key, online, reason) => this.subs.setFieldHealth(key, online, reason),
+    });
+    this.forwarder = new Forwarder({
+      outbox: this.store.outbox,
+      publisher: { publish: (topic, payload) => this.link.publish(topic, payload, 1) },
+      canSend: (devices) => this.link.connected && devices.every((d) => d === this.gwKey || this.subs.isOnline(d)),
+      logger: log.child({ component: "forwarder" }),
+      window: cfg.store.inFlight, replayRatePerSec: cfg.store.replayRatePerSecond,
+    });
+    this.field = new FieldManager(this.things, {
+      logger: log.child({ component: "field" }), dataDir: cfg.dataDir,
+      options: { ...defaultFieldOptions, ...cfg.field },
+    }, this.opts.channelFactory ?? loadDriver);
+    this.configs = new GatewayConfigManager({
+      dataDir: cfg.dataDir,
+      parse: { serialPorts: cfg.serialPorts, gatewayDeviceSecret: cfg.gateway.deviceSecret },
+      download: { caFile: cfg.download.caFile, allowHttp: cfg.download.allowHttp, maxBytes: cfg.download.maxBytes, timeoutMs: cfg.download.timeoutSeconds * 1000 },
+      logger: log.child({ component: "config" }),
+      apply: (next, diff) => this.applyConfig(next, diff),
+    });
+    this.router = new DownlinkRouter(this.link, this.identity, this.things, this.field, this.subs, {
+      configPush: (topic, msg) => void this.configs.handlePush(msg, (code, data, message) => this.link.reply(replyTopic(topic), msg?.["id"], code, data, message)),
+      lifecycle: (key, action) => this.lifecycle(key, action),
+    }, log.child({ component: "downlink" }));
+
+    this.subs.on("online", (key) => {
+      this.things.resetReporting(key);
+      this.forwarder.wake();
+    });
+    this.subs.on("offline", () => this.forwarder.wake());
+    this.link.on("connected", () => this.forwarder.wake());
+    this.link.on("disconnected", () => this.forwarder.wake());
+    this.link.on("message", (topic, msg) => this.router.handle(topic, msg));
+    buildMetrics(this);
+    this.started = true;
+
+    await this.configs.loadPersisted();
+    onLocalConfigApplied?.();
+    this.forwarder.start();
+    this.link.start();
+    log.info({ gateway: this.gwKey, host: cfg.mqtt.host, port: cfg.mqtt.port, tls: cfg.mqtt.tls, dataDir: cfg.dataDir }, "fieldbridge started");
+  }
+
+  private async applyConfig(next: GatewayConfig, diff: GatewayConfigDiff): Promise<void> {
+    const changedChannels = new Set(diff.channels.filter((c) => c.kind === "changed").map((c) => c.serverId));
+    const changedDevices = new Set(diff.devices.filter((d) => d.kind === "changed").map((d) => d.key));
+    this.things.setConfig(next);
+    await this.field.apply(next, changedChannels, changedDevices);
+    this.subs.setConfigured(next.devices);
+    for (const key of changedDevices) this.things.resetReporting(key);
+  }
+
+  private async lifecycle(key: string, action: "disable" | "enable" | "delete"): Promise<void> {
+    if (action === "enable") {
+      this.field.resume(key);
+      await this.subs.enable(key);
+      return;
+    }
+    await this.field.suspend(key);
+    if (action === "disable") await this.subs.disable(key);
+    else await this.subs.deleted(key);
+  }
+
+  /** Stops in reverse start order; bounded by `deadlineMs` overall. */
+  async stop(deadlineMs = 8000): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    const t0 = Date.now();
+    const left = () => Math.max(200, deadlineMs - (Date.now() - t0));
+    const step = async (name: string, fn: () => Promise<unknown> | unknown) => {
+      try {
+        await Promise.race([fn(), new Promise((r) => setTimeout(r, left()).unref())]);
+      } catch (err) {
+        this.logger.warn({ step: name, err: (err as Error).message }, "shutdown step failed");
+      }
+    };
+    await step("field", () => this.field.stop());
+    await step("things", () => this.things.stop());
+    await step("outbox", () => this.store.outbox.flush());
+    await step("sessions", () => this.subs.stop(Math.min(3000, left())));
+    await step("forwarder", () => this.forwarder.stop(Math.min(2000, left())));
+    await step("link", () => this.link.stop());
+    await step("store", () => this.store.close());
+    this.logger.info({ ms: Date.now() - t0 }, "fieldbridge stopped");
+  }
+}
+
+export { topics };

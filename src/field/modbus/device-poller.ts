@@ -1,0 +1,439 @@
+/**
+ * One Modbus device on a channel: runs its read plans on their periods, decodes samples, tracks whether
+ * the device answers, backs off from a dead device, and executes writes to it.
+ */
+import type { Logger } from "pino";
+import type { DeviceSpec, ModbusPointSpec } from "../../config/gateway/model.js";
+import { FieldCode, FieldError, type FieldSink, type Sample } from "../driver.js";
+import {
+  decodeBit,
+  decodeRegisters,
+  encodeValue,
+  isBitArea,
+  isWritable,
+  pointProblem,
+  pointWidth,
+  type PointValue,
+} from "./codec.js";
+import {
+  ModbusAbandonedError,
+  ModbusExceptionError,
+  ModbusNotConnectedError,
+  ModbusProtocolError,
+  ModbusTimeoutError,
+} from "./errors.js";
+import type { ModbusRequest, ModbusResult } from "./pdu.js";
+import { planPolls, splitRead, type PlannedRead, type PollPlan } from "./planner.js";
+import { Priority } from "./request-queue.js";
+import { SlotTimer } from "./slot-timer.js";
+
+/** What a device needs from its channel. */
+export interface PollerContext {
+  logger: Logger;
+  sink: FieldSink;
+  retries: number;
+  maxGap: number;
+  /** Requests of one device that may be on the link at once (1 on RTU). */
+  concurrency: number;
+  linkUp(): boolean;
+  /** One transaction through the channel queue; `sentAt` is when it went on the link. */
+  transact(owner: string, unit: number, req: ModbusRequest, priority: Priority): Promise<{ result: ModbusResult; sentAt: number }>;
+  cycleDone(durationMs: number): void;
+}
+
+/** Consecutive cycles without any answer before a device is reported offline. */
+export const OFFLINE_AFTER_FAILED_CYCLES = 3;
+const PROBE_BACKOFF_INITIAL_MS = 1000;
+const PROBE_BACKOFF_MAX_MS = 60_000;
+
+type Health = "unknown" | "online" | "offline";
+
+interface PlanState {
+  plan: PollPlan;
+  timer: SlotTimer;
+  running: boolean;
+}
+
+export class DevicePoller {
+  readonly key: string;
+  readonly unit: number;
+  private readonly points = new Map<string, ModbusPointSpec>();
+  private readonly plans: PlanState[];
+  private readonly log: Logger;
+  private health: Health = "unknown";
+  /** Why the device is offline: its own silence (backed off) or the channel being down. */
+  private offlineCause: "device" | "channel" | undefined;
+  private failedCycles = 0;
+  private probeBackoffMs = PROBE_BACKOFF_INITIAL_MS;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private active = false;
+  private stopped = false;
+  /** Exceptions already logged, per read (fc:address) -> exception code. */
+  private readonly loggedExceptions = new Map<string, number>();
+  private readonly loggedBadValues = new Set<string>();
+  /** Per identifier: when its last write completed, and writes still in progress. */
+  private readonly writeDoneAt = new Map<string, number>();
+  private readonly writesInProgress = new Map<string, number>();
+
+  constructor(
+    spec: DeviceSpec,
+    private readonly ctx: PollerContext,
+  ) {
+    this.key = spec.key;
+    this.unit = spec.modbus?.slaveId ?? 1;
+    this.log = ctx.logger.child({ device: spec.key, unit: this.unit });
+    const usable: ModbusPointSpec[] = [];
+    for (const point of spec.modbus?.points ?? []) {
+      const problem = pointProblem(point);
+      if (problem) {
+        this.log.warn({ identifier: point.identifier, problem }, "Modbus point disabled");
+        continue;
+      }
+      if (!this.points.has(point.identifier)) this.points.set(point.identifier, point);
+      usable.push(point);
+    }
+    this.plans = planPolls(usable, { maxGap: ctx.maxGap }).map((plan) => {
+      const state: PlanState = { plan, running: false, timer: undefined as unknown as SlotTimer };
+      state.timer = new SlotTimer({ periodMs: plan.periodMs, onSlot: () => void this.runCycle(state) });
+      return state;
+    });
+    this.log.debug(
+      { points: usable.length, plans: this.plans.map((p) => ({ periodMs: p.plan.periodMs, requests: p.plan.reads.length })) },
+      "Modbus device planned",
+    );
+  }
+
+  get online(): boolean {
+    return this.health === "online";
+  }
+
+  /** Requests per cycle, by period: for tests and the status page. */
+  get planSummary(): Array<{ periodMs: number; requests: number }> {
+    return this.plans.map((p) => ({ periodMs: p.plan.periodMs, requests: p.plan.reads.length }));
+  }
+
+  /** The link is up: poll now (or probe now if the device was dead), then keep the schedule. */
+  resume(): void {
+    if (this.stopped) return;
+    this.active = true;
+    if (this.health === "offline" && this.offlineCause === "device") this.scheduleProbe(0);
+    else this.startTimers();
+  }
+
+  /** The link went down: stop polling; a device that was reachable is not any more. */
+  pause(reason: string): void {
+    this.active = false;
+    this.stopTimers();
+    if (this.health !== "offline") this.setOffline("channel", `channel down: ${reason}`);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.active = false;
+    this.stopTimers();
+  }
+
+  // ---- polling --------------------------------------------------------------------------------
+
+  private startTimers(): void {
+    this.clearProbe();
+    const origin = performance.now();
+    for (const p of this.plans) p.timer.start(origin);
+  }
+
+  private stopTimers(): void {
+    this.clearProbe();
+    for (const p of this.plans) p.timer.stop();
+  }
+
+  private async runCycle(state: PlanState): Promise<void> {
+    // An overrunning cycle makes the next slot a skip, never a second concurrent cycle.
+    if (state.running || !this.active || !this.ctx.linkUp()) return;
+    state.running = true;
+    const started = performance.now();
+    const samples: Sample[] = [];
+    const work = state.plan.reads.slice();
+    let next = 0;
+    let answered = false;
+    let silence: string | undefined;
+    let interrupted = false;
+
+    const worker = async (): Promise<void> => {
+      while (next < work.length && !interrupted) {
+        // A device that has not answered the first request will not answer the rest either; the line is
+        // worth more to the devices that do.
+        if (silence && !answered) return;
+        const read = work[next++]!;
+        try {
+          const { result, sentAt } = await this.readWithRetries(read);
+          answered = true;
+          this.loggedExceptions.delete(`${read.fc}:${read.address}`);
+          this.decode(read, result, sentAt, samples);
+        } catch (err) {
+          if (err instanceof ModbusAbandonedError || err instanceof ModbusNotConnectedError) {
+            interrupted = true;
+            return;
+          }
+          if (err instanceof ModbusExceptionError && !isGatewayNoAnswer(err)) {
+            answered = true;
+            const pieces = this.onReadException(state, read, err);
+            work.push(...pieces);
+            continue;
+          }
+          silence = (err as Error).message;
+        }
+      }
+    };
+    try {
+      const workers = Math.max(1, Math.min(this.ctx.concurrency, work.length));
+      await Promise.all(Array.from({ length: workers }, worker));
+    } finally {
+      state.running = false;
+    }
+    if (this.stopped) return;
+    this.emit(samples);
+    this.ctx.cycleDone(performance.now() - started);
+    if (interrupted && !answered) return;
+    this.afterAttempt(answered, silence);
+  }
+
+  private async readWithRetries(read: PlannedRead): Promise<{ result: ModbusResult; sentAt: number }> {
+    const req: ModbusRequest = { fc: read.fc, address: read.address, count: read.count };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.ctx.transact(this.key, this.unit, req, Priority.poll);
+      } catch (err) {
+        // Retries go to the back of the queue: other devices' requests that waited meanwhile go first.
+        const retryable = err instanceof ModbusTimeoutError || err instanceof ModbusProtocolError;
+        if (!retryable || attempt >= this.ctx.retries) throw err;
+      }
+    }
+  }
+
+  private onReadException(state: PlanState, read: PlannedRead, err: ModbusExceptionError): PlannedRead[] {
+    const pieces = err.exceptionCode === 2 ? splitRead(read) : [];
+    if (pieces.length > 0) {
+      // Some devices refuse a block that touches an unmapped register: fall back to smaller reads for good.
+      const at = state.plan.reads.indexOf(read);
+      if (at >= 0) state.plan.reads.splice(at, 1, ...pieces);
+      this.log.info(
+        { fc: read.fc, address: read.address, count: read.count, exceptionCode: err.exceptionCode, into: pieces.length },
+        "Modbus read refused as a block; reading its parts separately",
+      );
+      return pieces;
+    }
+    const key = `${read.fc}:${read.address}`;
+    if (this.loggedExceptions.get(key) !== err.exceptionCode) {
+      this.loggedExceptions.set(key, err.exceptionCode);
+      this.log.warn(
+        {
+          fc: read.fc,
+          address: read.address,
+          count: read.count,
+          exceptionCode: err.exceptionCode,
+          identifiers: read.items.map((i) => i.point.identifier),
+        },
+        `Modbus read answered with ${err.message}`,
+      );
+    }
+    return [];
+  }
+
+  private decode(read: PlannedRead, result: ModbusResult, sentAt: number, out: Sample[]): void {
+    const time = Date.now();
+    for (const { point, offset } of read.items) {
+      if (this.readPredatesWrite(point.identifier, sentAt)) continue;
+      let value: PointValue;
+      if (isBitArea(point.operateType)) {
+        if (!("bits" in result)) continue;
+        value = decodeBit(point, result.bits[offset] ?? false);
+      } else {
+        if (!("registers" in result)) continue;
+        value = decodeRegisters(point, result.registers.slice(offset, offset + pointWidth(point)));
+      }
+      if (typeof value === "number" && !Number.isFinite(value)) {
+        if (!this.loggedBadValues.has(point.identifier)) {
+          this.loggedBadValues.add(point.identifier);
+          this.log.warn({ identifier: point.identifier, address: point.address }, `Modbus point decoded to ${value}; sample dropped`);
+        }
+        continue;
+      }
+      out.push({ deviceKey: this.key, identifier: point.identifier, value, time });
+    }
+  }
+
+  /** A read that went out before a write to the same point completed may carry the old value. */
+  private readPredatesWrite(identifier: string, sentAt: number): boolean {
+    if (this.writesInProgress.get(identifier)) return true;
+    const done = this.writeDoneAt.get(identifier);
+    return done !== undefined && sentAt < done;
+  }
+
+  private emit(samples: Sample[]): void {
+    if (samples.length === 0) return;
+    try {
+      this.ctx.sink.samples(samples);
+    } catch (err) {
+      this.log.error({ err }, "sample sink failed");
+    }
+  }
+
+  // ---- health ---------------------------------------------------------------------------------
+
+  private afterAttempt(answered: boolean, silence: string | undefined): void {
+    if (answered) {
+      this.failedCycles = 0;
+      if (this.health !== "online") this.setOnline();
+      return;
+    }
+    this.failedCycles++;
+    if (this.failedCycles >= OFFLINE_AFTER_FAILED_CYCLES && this.health !== "offline") {
+      this.setOffline("device", `no response from unit ${this.unit}: ${silence ?? "no answer"}`);
+    }
+  }
+
+  private setOnline(): void {
+    const wasOffline = this.health === "offline";
+    this.health = "online";
+    this.offlineCause = undefined;
+    this.probeBackoffMs = PROBE_BACKOFF_INITIAL_MS;
+    this.log.info("Modbus device online");
+    this.report(true);
+    // Back from a backoff: poll everything now and pick the schedule up again.
+    if (wasOffline && this.active && !this.plans.some((p) => p.timer.running)) this.startTimers();
+  }
+
+  private setOffline(cause: "device" | "channel", reason: string): void {
+    this.health = "offline";
+    this.offlineCause = cause;
+    this.failedCycles = 0;
+    this.log.warn({ reason }, "Modbus device offline");
+    this.report(false, reason);
+    if (cause === "device") {
+      this.stopTimers();
+      this.probeBackoffMs = PROBE_BACKOFF_INITIAL_MS;
+      this.scheduleProbe(this.probeBackoffMs);
+    }
+  }
+
+  private report(online: boolean, reason?: string): void {
+    try {
+      this.ctx.sink.deviceHealth(this.key, online, reason);
+    } catch (err) {
+      this.log.error({ err }, "device health sink failed");
+    }
+  }
+
+  private scheduleProbe(delayMs: number): void {
+    this.clearProbe();
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      void this.probe();
+    }, delayMs);
+  }
+
+  private clearProbe(): void {
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+  }
+
+  /** One request, no retries: a dead device costs the line one timeout per backoff step. */
+  private async probe(): Promise<void> {
+    const read = this.plans[0]?.plan.reads[0];
+    if (!read || !this.active || !this.ctx.linkUp()) return;
+    let answered = false;
+    try {
+      const { result, sentAt } = await this.ctx.transact(
+        this.key,
+        this.unit,
+        { fc: read.fc, address: read.address, count: read.count },
+        Priority.poll,
+      );
+      answered = true;
+      const samples: Sample[] = [];
+      this.decode(read, result, sentAt, samples);
+      this.emit(samples);
+    } catch (err) {
+      if (err instanceof ModbusAbandonedError || err instanceof ModbusNotConnectedError) return;
+      answered = err instanceof ModbusExceptionError && !isGatewayNoAnswer(err);
+    }
+    if (this.stopped || !this.active) return;
+    if (answered) {
+      this.setOnline();
+      return;
+    }
+    this.probeBackoffMs = Math.min(this.probeBackoffMs * 2, PROBE_BACKOFF_MAX_MS);
+    this.scheduleProbe(this.probeBackoffMs);
+  }
+
+  // ---- writes ---------------------------------------------------------------------------------
+
+  /** Validates and encodes every value first, so that a bad one rejects before anything is written. */
+  async write(values: Record<string, unknown>): Promise<void> {
+    const ops = Object.entries(values).map(([identifier, value]) => {
+      const point = this.points.get(identifier);
+      if (!point) throw new FieldError(FieldCode.badRequest, `${identifier}: no Modbus mapping on device ${this.key}`);
+      if (!isWritable(point.operateType)) {
+        throw new FieldError(FieldCode.badRequest, `${identifier}: ${point.operateType} is read-only`);
+      }
+      return { point, req: writeRequest(point, encodeValue(point, value)) };
+    });
+    for (const { point, req } of ops) await this.writeOne(point, req);
+  }
+
+  private async writeOne(point: ModbusPointSpec, req: ModbusRequest): Promise<void> {
+    if (!this.ctx.linkUp()) throw new FieldError(FieldCode.notConnected, `channel not connected (device ${this.key})`);
+    const id = point.identifier;
+    this.writesInProgress.set(id, (this.writesInProgress.get(id) ?? 0) + 1);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.ctx.transact(this.key, this.unit, req, Priority.write);
+          this.writeAnswered();
+          return;
+        } catch (err) {
+          // FC5/6/16 set absolute values, so repeating one after a lost answer is harmless.
+          if (err instanceof ModbusTimeoutError && attempt < this.ctx.retries) continue;
+          throw this.writeError(point, err);
+        }
+      }
+    } finally {
+      const left = (this.writesInProgress.get(id) ?? 1) - 1;
+      if (left > 0) this.writesInProgress.set(id, left);
+      else this.writesInProgress.delete(id);
+      this.writeDoneAt.set(id, performance.now());
+    }
+  }
+
+  private writeAnswered(): void {
+    if (this.health === "offline" && this.offlineCause === "device" && this.active) this.setOnline();
+  }
+
+  private writeError(point: ModbusPointSpec, err: unknown): FieldError {
+    const where = `writing ${point.identifier} (unit ${this.unit}, address ${point.address})`;
+    if (err instanceof ModbusTimeoutError) return new FieldError(FieldCode.timeout, `timeout ${where}: ${err.message}`);
+    if (err instanceof ModbusExceptionError) {
+      if (!isGatewayNoAnswer(err)) this.writeAnswered();
+      return new FieldError(FieldCode.modbusException, `${err.message} ${where}`);
+    }
+    if (err instanceof ModbusNotConnectedError || err instanceof ModbusAbandonedError) {
+      return new FieldError(FieldCode.notConnected, `channel not connected ${where}: ${err.message}`);
+    }
+    return new FieldError(FieldCode.generic, `${(err as Error)?.message ?? String(err)} ${where}`);
+  }
+}
+
+/**
+ * Exceptions 10/11 come from a TCP-to-serial gateway, not from the device: "path unavailable" and
+ * "target device failed to respond". For the device's health they mean silence, not an answer.
+ */
+function isGatewayNoAnswer(err: ModbusExceptionError): boolean {
+  return err.exceptionCode === 10 || err.exceptionCode === 11;
+}
+
+/** FC5 for a coil, FC6 for one register, FC16 for several. */
+function writeRequest(point: ModbusPointSpec, words: number[]): ModbusRequest {
+  if (point.operateType === "coilStatus") return { fc: 5, address: point.address, value: words[0] === 0xff00 };
+  if (words.length === 1) return { fc: 6, address: point.address, value: words[0]! };
+  return { fc: 16, address: point.address, values: words };
+}

@@ -1,0 +1,186 @@
+/**
+ * Modbus TCP client framing (MBAP) on a plain socket. Written here rather than taken from modbus-serial
+ * because the gateway pipelines requests: every transaction gets its own 16-bit transaction id, timer and
+ * promise, so a late answer to a timed-out request is recognised and dropped instead of being taken for
+ * the next one, and the unit id travels with each request instead of being client-wide state.
+ */
+import net from "node:net";
+import { decodeResponse, encodeRequest, type ModbusRequest, type ModbusResult } from "./pdu.js";
+import { ModbusNotConnectedError, ModbusProtocolError, ModbusTimeoutError } from "./errors.js";
+import type { ModbusTransport } from "./transport.js";
+
+export interface TcpTransportOptions {
+  host: string;
+  port: number;
+  connectTimeoutMs: number;
+  /**
+   * Consecutive timeouts, with nothing received in between, after which the connection is taken for
+   * half-open and dropped (the caller reconnects). A gateway with one dead unit behind it still answers
+   * for the others, so this only trips when the whole link is silent.
+   */
+  staleAfterTimeouts: number;
+}
+
+interface Pending {
+  unit: number;
+  req: ModbusRequest;
+  timer: NodeJS.Timeout;
+  resolve: (r: ModbusResult) => void;
+  reject: (e: Error) => void;
+}
+
+const MBAP_HEADER = 7; // transaction id, protocol id, length, unit id
+
+export class TcpTransport implements ModbusTransport {
+  private socket: net.Socket | undefined;
+  private open_ = false;
+  private closedByUs = false;
+  private nextTid = 1;
+  private readonly pending = new Map<number, Pending>();
+  private rx: Buffer = Buffer.alloc(0);
+  private silentTimeouts = 0;
+  private lostListener: ((reason: string) => void) | undefined;
+  private lostReported = false;
+
+  constructor(private readonly options: TcpTransportOptions) {}
+
+  get isOpen(): boolean {
+    return this.open_;
+  }
+
+  onLost(listener: (reason: string) => void): void {
+    this.lostListener = listener;
+  }
+
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: this.options.host, port: this.options.port });
+      this.socket = socket;
+      let settled = false;
+      const fail = (reason: string): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        reject(new ModbusNotConnectedError(reason));
+      };
+      const timer = setTimeout(() => fail(`connect timed out after ${this.options.connectTimeoutMs} ms`), this.options.connectTimeoutMs);
+      socket.once("connect", () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.setNoDelay(true);
+        // Keepalive notices a peer that vanished without a FIN (cable pulled, gateway power loss).
+        socket.setKeepAlive(true, 10_000);
+        this.open_ = true;
+        resolve();
+      });
+      socket.on("error", (err: NodeJS.ErrnoException) => {
+        if (!settled) fail(`${err.code ?? err.message} connecting to ${this.options.host}:${this.options.port}`);
+        else this.lost(err.code ?? err.message);
+      });
+      socket.on("close", () => {
+        if (!settled) fail("connection closed while connecting");
+        else this.lost("connection closed by peer");
+      });
+      socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    });
+  }
+
+  close(): Promise<void> {
+    this.closedByUs = true;
+    const socket = this.socket;
+    this.shutdown("connection closed");
+    if (!socket || socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      socket.once("close", () => resolve());
+      socket.destroy();
+    });
+  }
+
+  execute(unit: number, req: ModbusRequest, timeoutMs: number): Promise<ModbusResult> {
+    const socket = this.socket;
+    if (!this.open_ || !socket) return Promise.reject(new ModbusNotConnectedError("not connected"));
+    const tid = this.allocateTid();
+    const pdu = encodeRequest(req);
+    const frame = Buffer.alloc(MBAP_HEADER + pdu.length);
+    frame.writeUInt16BE(tid, 0);
+    frame.writeUInt16BE(0, 2);
+    frame.writeUInt16BE(pdu.length + 1, 4);
+    frame.writeUInt8(unit, 6);
+    pdu.copy(frame, MBAP_HEADER);
+    return new Promise<ModbusResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(tid);
+        reject(new ModbusTimeoutError(timeoutMs));
+        this.silentTimeouts++;
+        if (this.silentTimeouts >= this.options.staleAfterTimeouts) {
+          this.socket?.destroy();
+          this.lost(`no response to ${this.silentTimeouts} consecutive requests`);
+        }
+      }, timeoutMs);
+      this.pending.set(tid, { unit, req, timer, resolve, reject });
+      socket.write(frame);
+    });
+  }
+
+  private allocateTid(): number {
+    // 65535 ids and far fewer requests in flight: skipping ids still pending never loops long.
+    for (;;) {
+      const tid = this.nextTid;
+      this.nextTid = (this.nextTid + 1) & 0xffff;
+      if (!this.pending.has(tid)) return tid;
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    this.rx = this.rx.length === 0 ? chunk : Buffer.concat([this.rx, chunk]);
+    while (this.rx.length >= MBAP_HEADER) {
+      const length = this.rx.readUInt16BE(4);
+      if (this.rx.readUInt16BE(2) !== 0 || length < 2 || length > 254) {
+        // Framing is lost for good on a stream; only a new connection can resynchronise.
+        this.socket?.destroy();
+        this.lost("malformed MBAP header from server");
+        return;
+      }
+      if (this.rx.length < 6 + length) return;
+      const tid = this.rx.readUInt16BE(0);
+      const unit = this.rx.readUInt8(6);
+      const pdu = this.rx.subarray(MBAP_HEADER, 6 + length);
+      this.rx = this.rx.subarray(6 + length);
+      this.silentTimeouts = 0;
+      const p = this.pending.get(tid);
+      if (!p) continue; // answer to a request that already timed out
+      this.pending.delete(tid);
+      clearTimeout(p.timer);
+      if (unit !== p.unit) {
+        p.reject(new ModbusProtocolError(`response from unit ${unit} to a request for unit ${p.unit}`));
+        continue;
+      }
+      try {
+        p.resolve(decodeResponse(p.req, pdu));
+      } catch (err) {
+        p.reject(err as Error);
+      }
+    }
+  }
+
+  private lost(reason: string): void {
+    const wasOpen = this.open_;
+    this.shutdown(reason);
+    if (wasOpen && !this.closedByUs && !this.lostReported) {
+      this.lostReported = true;
+      this.lostListener?.(reason);
+    }
+  }
+
+  private shutdown(reason: string): void {
+    this.open_ = false;
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new ModbusNotConnectedError(reason));
+    }
+    this.pending.clear();
+    this.rx = Buffer.alloc(0);
+  }
+}

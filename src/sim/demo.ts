@@ -1,0 +1,157 @@
+/**
+ * `fieldbridge demo`: everything local and in one process — a cloud emulator on an in-process broker, a Modbus
+ * TCP simulator and an OPC UA simulator with moving values, and the real gateway connected to them. A sample
+ * gateway config is pushed through the real push path (HTTPS download, digest, validation, apply); the terminal
+ * shows the sub-devices, their state and the values the cloud accepted.
+ */
+import { mkdtempSync, rmSync, mkdirSync, createWriteStream, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CloudEmulator } from "./cloud/index.js";
+import { ModbusTcpSimulator } from "./modbus/index.js";
+import { DEMO_GATEWAY, METER_PRODUCT, BOILER_PRODUCT, OPCUA_USER, meterTsl, boilerTsl, demoGatewayConfig } from "./demo-config.js";
+import { validateBootstrap } from "../config/bootstrap/load.js";
+import { createLogger } from "../ops/logger.js";
+import { Gateway } from "../daemon/gateway.js";
+import { OpsServer } from "../ops/http.js";
+import { health, status } from "../daemon/status.js";
+
+export interface DemoOptions {
+  /** host:port of the status endpoint (default 127.0.0.1:9180; "off" disables it). */
+  http?: string;
+  /** Keep state here instead of a temporary folder. */
+  dataDir?: string;
+}
+
+function floatRegs(v: number): number[] {
+  const b = Buffer.alloc(4);
+  b.writeFloatBE(v);
+  return [b.readUInt16BE(0), b.readUInt16BE(2)];
+}
+
+function u32Regs(v: number): number[] {
+  return [Math.floor(v / 65536) & 0xffff, v & 0xffff];
+}
+
+export async function runDemo(opts: DemoOptions = {}): Promise<number> {
+  const tty = process.stdout.isTTY === true;
+  const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "fieldbridge-demo-"));
+  mkdirSync(dir, { recursive: true });
+  const out = (s: string) => process.stdout.write(s);
+  out(`fieldbridge demo: starting (state and logs in ${dir})\n`);
+
+  // The cloud.
+  const emu = await CloudEmulator.start({ tls: true });
+  emu.addDevice({ ...DEMO_GATEWAY, gateway: true });
+  emu.addProduct(METER_PRODUCT, { tsl: meterTsl, dynamicRegistration: true });
+  emu.addProduct(BOILER_PRODUCT, { tsl: boilerTsl, dynamicRegistration: true });
+  for (const name of ["meter-01", "meter-02"]) emu.addDevice({ productKey: METER_PRODUCT, deviceName: name });
+  emu.addDevice({ productKey: BOILER_PRODUCT, deviceName: "boiler-01" });
+
+  // The field: two Modbus meters with moving registers, one OPC UA boiler.
+  const modbus = await ModbusTcpSimulator.start({ units: [1, 2] });
+  let energy = [12_000, 54_000];
+  let tick = 0;
+  const move = () => {
+    tick++;
+    [1, 2].forEach((unit, i) => {
+      const v = 230 + 4 * Math.sin(tick / 5 + i) + Math.random();
+      modbus.setHolding(unit, 0, [...floatRegs(v), ...floatRegs(10 + 5 * Math.sin(tick / 7 + i))]);
+      energy[i] = energy[i]! + 3 + i;
+      modbus.setInput(unit, 0, u32Regs(energy[i]!));
+      if (tick % 10 === 0) modbus.setCoils(unit, 0, [tick % 20 === 0]);
+    });
+  };
+  [1, 2].forEach((unit) => modbus.setHolding(unit, 10, [50]));
+  move();
+  const mover = setInterval(move, 500);
+  const { startOpcuaSimulator } = await import("./opcua/index.js");
+  const opcua = await startOpcuaSimulator({
+    port: 0, pkiDir: join(dir, "opcua-server-pki"), users: [OPCUA_USER],
+    devices: [{
+      path: "Plant/Boiler1",
+      variables: [
+        { name: "Temperature", dataType: "Double", value: 80, motion: { kind: "sine", offset: 80, amplitude: 15, periodMs: 20_000 } },
+        { name: "Pressure", dataType: "Double", value: 2.5, motion: { kind: "random", min: 2.2, max: 2.8 } },
+        { name: "Burner", dataType: "Boolean", value: true, motion: { kind: "toggle" } },
+        { name: "TargetTemperature", dataType: "Double", value: 85 },
+      ],
+      methods: [{
+        name: "Add", inputs: [{ name: "a", dataType: "Double" }, { name: "b", dataType: "Double" }], outputs: [{ name: "sum", dataType: "Double" }],
+        run: ([a, b]) => [Number(a) + Number(b)],
+      }],
+    }],
+    motionIntervalMs: 1000,
+  });
+
+  // The gateway, configured as on a real box but pointed at the local emulator (whose CA it trusts).
+  const caFile = join(dir, "demo-ca.pem");
+  writeFileSync(caFile, emu.caPem);
+  const cfg = validateBootstrap({
+    gateway: DEMO_GATEWAY,
+    mqtt: { host: "127.0.0.1", port: emu.port, tls: true, caFile, keepaliveSeconds: 60, reconnectMinSeconds: 0.5, reconnectMaxSeconds: 5 },
+    dataDir: join(dir, "data"),
+    download: { caFile },
+    log: { level: "info" },
+  }, dir);
+  const logFile = join(dir, "fieldbridge.log");
+  const logger = createLogger("info", createWriteStream(logFile, { flags: "a" }));
+  const gw = new Gateway(cfg, logger);
+  await gw.start();
+  let ops: OpsServer | undefined;
+  const listen = opts.http ?? "127.0.0.1:9180";
+  if (listen !== "off") {
+    ops = new OpsServer(listen, { health: () => health(gw, 300_000), status: () => status(gw), metrics: () => gw.metrics.render() }, logger);
+    await ops.start().catch((err: Error) => {
+      out(`status endpoint not started (${err.message})\n`);
+      ops = undefined;
+    });
+  }
+
+  // The push, through the real path: emulator hosts the document on HTTPS and sends thing.model.config.push.
+  await emu.waitFor(() => gw.link.connected, 15_000);
+  const pushed = await emu.pushConfig(DEMO_GATEWAY, demoGatewayConfig(modbus.port, opcua.endpointUrl));
+  out(`gateway config pushed: reply code ${pushed.reply?.code ?? "none"}${pushed.reply?.message ? ` (${pushed.reply.message})` : ""}\n`);
+  if (ops) out(`status: http://${listen}/status   metrics: http://${listen}/metrics\n`);
+
+  const render = () => {
+    const accepted = emu.accepted.properties;
+    const lines: string[] = [];
+    lines.push(`fieldbridge demo — cloud ${gw.link.connected ? "connected" : "DISCONNECTED"}, ${accepted.length} values accepted by the cloud, outbox ${gw.store.outbox.stats().depth}`);
+    lines.push("");
+    lines.push(`${"sub-device".padEnd(26)}${"state".padEnd(10)}values accepted by the cloud (latest)`);
+    for (const d of gw.configs.config?.devices ?? []) {
+      const st = gw.subs.state(d.key)?.status ?? "waiting";
+      const latest = new Map<string, unknown>();
+      let n = 0;
+      for (const p of accepted) if (p.deviceKey === d.key) {
+        latest.set(p.identifier, p.value);
+        n++;
+      }
+      const vals = [...latest].map(([k, v]) => `${k}=${typeof v === "number" ? Math.round(v * 100) / 100 : String(v)}`).join(" ");
+      lines.push(`${d.key.padEnd(26)}${st.padEnd(10)}[${n}] ${vals}`);
+    }
+    lines.push("", "Ctrl-C stops the demo.");
+    out(tty ? `\x1b[2J\x1b[H${lines.join("\n")}\n` : `${lines.join("\n")}\n\n`);
+  };
+  const view = setInterval(render, tty ? 1000 : 2000);
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async () => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      clearInterval(view);
+      clearInterval(mover);
+      out("\nstopping…\n");
+      await ops?.stop().catch(() => undefined);
+      await gw.stop(5000);
+      await Promise.allSettled([emu.close(), modbus.close(), opcua.shutdown()]);
+      if (!opts.dataDir) rmSync(dir, { recursive: true, force: true });
+      out("demo stopped\n");
+      resolve(0);
+    };
+    process.once("SIGINT", () => void stop());
+    process.once("SIGTERM", () => void stop());
+  });
+}

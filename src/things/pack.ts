@@ -1,0 +1,208 @@
+/**
+ * Turns one window of encoded samples into Alink messages (pure; no I/O, no timers).
+ *
+ * - Online devices share pack posts (alink.md section 3.14). The limits hold for the whole message (P28):
+ *   at most 200 properties, 20 events and 20 sub-device entries, plus a payload byte budget.
+ * - Devices that are not logged in get their own thing.event.property.post messages (at most 200 properties)
+ *   and one thing.event.{id}.post per event; those wait in the outbox until the login.
+ * - A map holds one value per identifier, so a second sample of the same point in one window goes into a later
+ *   message. Nothing is coalesced: trigger-2 filtering already happened upstream, and every trigger-1 sample
+ *   is kept. Placement is first-fit after the message that holds the previous sample of the same point, so the
+ *   samples of a point leave in time order and repeated samples do not multiply the number of messages.
+ */
+import { topics, type Identity } from "../cloud/aliyun/topics.js";
+import { alinkRequest, eventParams, packParams, type PackEntryJson } from "./json.js";
+
+export interface PackLimits {
+  maxProperties: number;
+  maxEvents: number;
+  maxSubDevices: number;
+  /** Upper bound for a payload; a single value larger than this still leaves, alone. */
+  maxPayloadBytes: number;
+}
+
+/** alink.md section 4.4; the byte budget is the platform's MQTT message limit of 256 KB. */
+export const defaultPackLimits: PackLimits = { maxProperties: 200, maxEvents: 20, maxSubDevices: 20, maxPayloadBytes: 256 * 1024 };
+
+export type UplinkKind = "pack" | "property" | "event";
+
+export interface Uplink {
+  topic: string;
+  payload: string;
+  msgId: string;
+  /** Keys of the devices whose data the message carries (the gateway's own key for its own data). */
+  devices: string[];
+  /** The oldest sample time in the message, epoch ms. */
+  sampleTime: number;
+  kind: UplinkKind;
+}
+
+export interface DeviceRef {
+  key: string;
+  identity: Identity;
+  /** `{"productKey":…,"deviceName":…}` */
+  identityJson: string;
+}
+
+export interface BatchItem {
+  kind: "property" | "event";
+  identifier: string;
+  /** The encoded value. */
+  valueJson: string;
+  time: number;
+  /** `"id":{"value":…,"time":…}` and its UTF-8 size. */
+  member: string;
+  bytes: number;
+}
+
+export interface DeviceItems {
+  device: DeviceRef;
+  items: BatchItem[];
+}
+
+/** Envelope, method and id; generous so that the estimate never undercounts. */
+const ENVELOPE_BYTES = 200;
+/** `{"identity":…,"properties":{},"events":{}}` around an entry's members, plus the identity itself. */
+const entryOverhead = (d: DeviceRef) => d.identityJson.length + 48;
+
+interface EntryDraft {
+  device: DeviceRef;
+  properties: string[];
+  events: string[];
+}
+
+interface PackDraft {
+  gateway: EntryDraft;
+  subs: Map<string, EntryDraft>;
+  properties: number;
+  events: number;
+  bytes: number;
+  sampleTime: number;
+}
+
+export function buildPacks(gateway: DeviceRef, groups: readonly DeviceItems[], limits: PackLimits, nextId: () => string): Uplink[] {
+  const drafts: PackDraft[] = [];
+  const newDraft = (): PackDraft => ({
+    gateway: { device: gateway, properties: [], events: [] },
+    subs: new Map(),
+    properties: 0,
+    events: 0,
+    bytes: ENVELOPE_BYTES,
+    sampleTime: Infinity,
+  });
+  const last = new Map<string, number>();
+  let openProps = 0;
+  let openEvents = 0;
+
+  const fits = (d: PackDraft, device: DeviceRef, item: BatchItem): boolean => {
+    if (item.kind === "property" ? d.properties >= limits.maxProperties : d.events >= limits.maxEvents) return false;
+    const isGateway = device.key === gateway.key;
+    const newEntry = !isGateway && !d.subs.has(device.key);
+    if (newEntry && d.subs.size >= limits.maxSubDevices) return false;
+    if (d.properties + d.events === 0) return true;
+    return d.bytes + item.bytes + 1 + (newEntry ? entryOverhead(device) : 0) <= limits.maxPayloadBytes;
+  };
+
+  for (const { device, items } of groups) {
+    for (const item of items) {
+      const pointKey = `${item.kind}\u0000${device.key}\u0000${item.identifier}`;
+      const prev = last.get(pointKey);
+      let j = Math.max(prev === undefined ? 0 : prev + 1, item.kind === "property" ? openProps : openEvents);
+      for (; ; j++) {
+        if (j === drafts.length) drafts.push(newDraft());
+        if (fits(drafts[j]!, device, item)) break;
+      }
+      const d = drafts[j]!;
+      let entry = device.key === gateway.key ? d.gateway : d.subs.get(device.key);
+      if (!entry) {
+        entry = { device, properties: [], events: [] };
+        d.subs.set(device.key, entry);
+        d.bytes += entryOverhead(device);
+      }
+      if (item.kind === "property") {
+        entry.properties.push(item.member);
+        d.properties++;
+      } else {
+        entry.events.push(item.member);
+        d.events++;
+      }
+      d.bytes += item.bytes + 1;
+      if (item.time < d.sampleTime) d.sampleTime = item.time;
+      last.set(pointKey, j);
+      while (openProps < drafts.length && drafts[openProps]!.properties >= limits.maxProperties) openProps++;
+      while (openEvents < drafts.length && drafts[openEvents]!.events >= limits.maxEvents) openEvents++;
+    }
+  }
+
+  const topic = topics.packPost(gateway.identity);
+  return drafts.map((d) => {
+    const subs: PackEntryJson[] = [...d.subs.values()].map((e) => ({
+      identityJson: e.device.identityJson,
+      properties: e.properties,
+      events: e.events,
+    }));
+    const devices = [...d.subs.keys()];
+    if (d.gateway.properties.length + d.gateway.events.length > 0) devices.unshift(gateway.key);
+    const msgId = nextId();
+    return {
+      topic,
+      payload: alinkRequest(msgId, "thing.event.property.pack.post", packParams(d.gateway, subs)),
+      msgId,
+      devices,
+      sampleTime: d.sampleTime,
+      kind: "pack" as const,
+    };
+  });
+}
+
+/** A device's own property posts (first-fit, ≤ maxProperties each) followed by one post per event. */
+export function buildDevicePosts(device: DeviceRef, items: readonly BatchItem[], limits: PackLimits, nextId: () => string): Uplink[] {
+  const drafts: Array<{ members: string[]; bytes: number; sampleTime: number }> = [];
+  const last = new Map<string, number>();
+  const events: BatchItem[] = [];
+  let open = 0;
+  for (const item of items) {
+    if (item.kind === "event") {
+      events.push(item);
+      continue;
+    }
+    const prev = last.get(item.identifier);
+    let j = Math.max(prev === undefined ? 0 : prev + 1, open);
+    for (; ; j++) {
+      if (j === drafts.length) drafts.push({ members: [], bytes: ENVELOPE_BYTES, sampleTime: Infinity });
+      const d = drafts[j]!;
+      if (d.members.length === 0) break;
+      if (d.members.length < limits.maxProperties && d.bytes + item.bytes + 1 <= limits.maxPayloadBytes) break;
+    }
+    const d = drafts[j]!;
+    d.members.push(item.member);
+    d.bytes += item.bytes + 1;
+    if (item.time < d.sampleTime) d.sampleTime = item.time;
+    last.set(item.identifier, j);
+    while (open < drafts.length && drafts[open]!.members.length >= limits.maxProperties) open++;
+  }
+
+  const out: Uplink[] = drafts.map((d) => {
+    const msgId = nextId();
+    return {
+      topic: topics.propertyPost(device.identity),
+      payload: alinkRequest(msgId, "thing.event.property.post", `{${d.members.join(",")}}`),
+      msgId,
+      devices: [device.key],
+      sampleTime: d.sampleTime,
+      kind: "property" as const,
+    };
+  });
+  for (const e of events) {
+    const msgId = nextId();
+    out.push({
+      topic: topics.eventPost(device.identity, e.identifier),
+      payload: alinkRequest(msgId, `thing.event.${e.identifier}.post`, eventParams(e.valueJson, e.time)),
+      msgId,
+      devices: [device.key],
+      sampleTime: e.time,
+      kind: "event",
+    });
+  }
+  return out;
+}

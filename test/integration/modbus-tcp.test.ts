@@ -1,0 +1,390 @@
+import { describe, it, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { DeviceSpec, ModbusPointSpec, ModbusRawType, OperateType } from "../../src/config/gateway/model.js";
+import { defaultFieldOptions, FieldError, type FieldChannel, type FieldOptions, type FieldSink, type Sample } from "../../src/field/driver.js";
+import { createModbusChannel } from "../../src/field/modbus/index.js";
+import { createLogger } from "../../src/ops/logger.js";
+import { ModbusTcpSimulator } from "../../src/sim/modbus/index.js";
+
+type Stamped<T> = T & { at: number };
+
+class RecordingSink implements FieldSink {
+  readonly received: Stamped<Sample>[] = [];
+  readonly devices: Stamped<{ key: string; online: boolean; reason?: string }>[] = [];
+  readonly channels: Stamped<{ serverId: string; up: boolean; reason?: string }>[] = [];
+
+  samples(batch: Sample[]): void {
+    const at = performance.now();
+    for (const s of batch) this.received.push({ ...s, at });
+  }
+  deviceHealth(key: string, online: boolean, reason?: string): void {
+    this.devices.push({ key, online, reason, at: performance.now() });
+  }
+  channelHealth(serverId: string, up: boolean, reason?: string): void {
+    this.channels.push({ serverId, up, reason, at: performance.now() });
+  }
+  event(): void {}
+
+  of(key: string, identifier: string): Stamped<Sample>[] {
+    return this.received.filter((s) => s.deviceKey === key && s.identifier === identifier);
+  }
+  lastHealth(key: string): boolean | undefined {
+    return this.devices.filter((d) => d.key === key).at(-1)?.online;
+  }
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** A logger whose JSON lines are kept for assertions. */
+function captureLogger(): { logger: ReturnType<typeof createLogger>; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split("\n")) if (line.trim()) lines.push(JSON.parse(line));
+      cb();
+    },
+  });
+  return { logger: createLogger("info", stream), lines };
+}
+
+const WIDTH: Record<string, number> = { bool: 1, int16: 1, uint16: 1, int32: 2, uint32: 2, float: 2, int64: 4, uint64: 4, double: 4 };
+
+function point(identifier: string, operateType: OperateType, address: number, rawType: ModbusRawType, o: Partial<ModbusPointSpec> = {}): ModbusPointSpec {
+  return {
+    identifier,
+    operateType,
+    address,
+    rawType,
+    registerCount: WIDTH[rawType] ?? 1,
+    swap16: false,
+    reverseRegister: false,
+    scaling: 1,
+    pollingMs: 200,
+    trigger: 1,
+    tslType: "double",
+    ...o,
+  };
+}
+
+function device(name: string, slaveId: number, points: ModbusPointSpec[]): DeviceSpec {
+  return { key: `pk/${name}`, productKey: "pk", deviceName: name, serverId: "tcp1", modbus: { slaveId, points } };
+}
+
+interface Rig {
+  sim: ModbusTcpSimulator;
+  sink: RecordingSink;
+  channel: FieldChannel;
+  lines: Array<Record<string, unknown>>;
+}
+
+async function rig(t: TestContext, units: number[], options: Partial<FieldOptions> = {}, simOptions = {}): Promise<Rig> {
+  const sim = await ModbusTcpSimulator.start({ units, ...simOptions });
+  const sink = new RecordingSink();
+  const { logger, lines } = captureLogger();
+  const channel = createModbusChannel(
+    { protocol: "modbus-tcp", serverId: "tcp1", name: "line", host: "127.0.0.1", port: sim.port },
+    sink,
+    { logger, dataDir: "/nonexistent", options: { ...defaultFieldOptions, modbusTimeoutMs: 300, ...options } },
+  );
+  t.after(async () => {
+    await channel.stop();
+    await sim.close();
+  });
+  return { sim, sink, channel, lines };
+}
+
+async function rejectsWith(p: Promise<unknown>, code: number, pattern?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof FieldError, `expected FieldError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    if (pattern) assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+describe("Modbus TCP channel against the TCP simulator", () => {
+  it("decodes every raw type, with one request per function code and period", async (t) => {
+    const { sim, sink, channel } = await rig(t, [1]);
+    sim.setHolding(1, 0, [0x4148, 0x0000]); // float 12.5
+    sim.setHolding(1, 2, [0xfffe, 0xffff]); // int32 -2, word-swapped
+    sim.setHolding(1, 4, [0x00fa]); // 250 x 0.1
+    sim.setHolding(1, 6, [0, 0, 1, 0]); // uint64 65536
+    sim.setHolding(1, 12, [0x4142, 0x4300, 0x0000]); // "ABC"
+    sim.setHolding(1, 15, [0x0100]); // bool on a register
+    sim.setHolding(1, 16, [0x00ab, 0xcd01]); // customized data
+    sim.setInput(1, 0, [0x3412]); // 0x1234 byte-swapped
+    sim.setCoils(1, 3, [true]);
+    sim.setDiscrete(1, 5, [true, false]);
+    const slow = { pollingMs: 1000 };
+    const dev = device("meter", 1, [
+      point("temp", "holdingRegister", 0, "float", slow),
+      point("energy", "holdingRegister", 2, "int32", { ...slow, reverseRegister: true }),
+      point("setpoint", "holdingRegister", 4, "int16", { ...slow, scaling: 0.1 }),
+      point("counter", "holdingRegister", 6, "uint64", slow),
+      point("name", "holdingRegister", 12, "string", { ...slow, registerCount: 3 }),
+      point("flag", "holdingRegister", 15, "bool", slow),
+      point("raw", "holdingRegister", 16, "customized data", { ...slow, registerCount: 2 }),
+      point("voltage", "inputRegister", 0, "uint16", { ...slow, swap16: true, scaling: 0.01 }),
+      point("relay", "coilStatus", 3, "bool", slow),
+      point("door", "inputStatus", 5, "bool", slow),
+      point("alarm", "inputStatus", 6, "bool", slow),
+    ]);
+    channel.addDevice(dev);
+    await channel.start();
+    await until(() => sink.received.length >= 11, "the first cycle");
+    const values = Object.fromEntries(sink.received.slice(0, 11).map((s) => [s.identifier, s.value]));
+    assert.deepEqual(values, {
+      temp: 12.5,
+      energy: -2,
+      setpoint: 25,
+      counter: 65536n,
+      name: "ABC",
+      flag: true,
+      raw: "00ABCD01",
+      voltage: 46.6,
+      relay: true,
+      door: true,
+      alarm: false,
+    });
+    // holding 0..17 in one read (gaps of 1 and 2 registers read through), input, coils, discrete inputs
+    assert.equal(sim.requests, 4);
+    assert.ok(sink.received.every((s) => s.deviceKey === "pk/meter" && Math.abs(s.time - Date.now()) < 5000));
+    assert.deepEqual(sink.channels.map((c) => c.up), [true]);
+    assert.equal(sink.lastHealth("pk/meter"), true);
+    const stats = channel.stats();
+    assert.equal(stats.up, true);
+    assert.equal(stats.protocol, "modbus-tcp");
+    assert.ok(stats.requests >= 4);
+    assert.equal(stats.errors, 0);
+  });
+
+  it("a write lands in the register and the next poll reads it back, never the old value", async (t) => {
+    // two requests in flight and slow answers, so that polls and writes overlap on the connection
+    const { sim, sink, channel } = await rig(t, [1], { modbusTcpInFlight: 2 });
+    sim.setDelay(1, 40);
+    sim.setHolding(1, 0, [0x4148, 0x0000]);
+    sim.setHolding(1, 4, [100]);
+    sim.setCoils(1, 3, [true]);
+    const dev = device("meter", 1, [
+      point("temp", "holdingRegister", 0, "float", { pollingMs: 150 }),
+      point("setpoint", "holdingRegister", 4, "int16", { pollingMs: 150, scaling: 0.1 }),
+      point("volts", "inputRegister", 0, "uint16", { pollingMs: 150 }),
+      point("relay", "coilStatus", 3, "bool", { pollingMs: 150 }),
+    ]);
+    channel.addDevice(dev);
+    await channel.start();
+    await until(() => sink.of(dev.key, "setpoint").length >= 2, "first samples");
+    assert.equal(sink.of(dev.key, "setpoint")[0]!.value, 10);
+
+    // Write the moment the device has taken a poll of the setpoint register: that poll carries the old
+    // value and its cycle (three reads, two at a time) ends only after the write has been answered.
+    let writing: Promise<void> | undefined;
+    sim.onRequest = (_unit, pdu) => {
+      if (!writing && pdu[0] === 3) writing = channel.write(dev.key, { setpoint: 42.5 }); // FC6
+    };
+    await until(() => writing !== undefined, "a poll of the holding registers");
+    sim.onRequest = undefined;
+    await writing;
+    const from = sink.of(dev.key, "setpoint").length;
+    assert.deepEqual(sim.getHolding(1, 4), [425]);
+    await until(() => sink.of(dev.key, "setpoint").length >= from + 2, "setpoint read back");
+    const after = sink.of(dev.key, "setpoint").slice(from).map((s) => s.value);
+    assert.ok(after.every((v) => v === 42.5), `setpoint after the write: ${after}`);
+    // the other point of that read was still reported
+    assert.ok(sink.of(dev.key, "temp").length >= sink.of(dev.key, "setpoint").length);
+
+    const checks: Array<[string, unknown, () => unknown, unknown]> = [
+      ["temp", -1.5, () => sim.getHolding(1, 0, 2), [0xbfc0, 0x0000]], // FC16
+      ["relay", false, () => sim.getCoils(1, 3), [false]], // FC5
+    ];
+    for (const [identifier, value, register, raw] of checks) {
+      await channel.write(dev.key, { [identifier]: value });
+      const n = sink.of(dev.key, identifier).length;
+      assert.deepEqual(register(), raw, `${identifier} in the device`);
+      await until(() => sink.of(dev.key, identifier).length >= n + 2, `${identifier} read back`);
+      const values = sink.of(dev.key, identifier).slice(n).map((s) => s.value);
+      assert.ok(values.every((v) => v === value), `${identifier} after the write: ${values}`);
+    }
+  });
+
+  it("rejects writes it cannot perform with the right reply code", async (t) => {
+    const { sim, channel, sink } = await rig(t, [1, 2], { modbusTimeoutMs: 150 });
+    sim.setInput(1, 0, [7]);
+    sim.setIllegal(1, "holding", 50, 1);
+    const dev = device("meter", 1, [
+      point("voltage", "inputRegister", 0, "uint16"),
+      point("door", "inputStatus", 0, "bool"),
+      point("small", "holdingRegister", 10, "uint16"),
+      point("locked", "holdingRegister", 50, "uint16", { pollingMs: 60_000 }),
+    ]);
+    const dead = device("dead", 2, [point("x", "holdingRegister", 0, "uint16", { pollingMs: 60_000 })]);
+    channel.addDevice(dev);
+    channel.addDevice(dead);
+    await channel.start();
+    await until(() => sink.of(dev.key, "small").length > 0, "first poll");
+    sim.setDead(2, true);
+    const before = sim.getHolding(1, 10);
+
+    await rejectsWith(channel.write(dev.key, { voltage: 1 }), 460, /inputRegister is read-only/);
+    await rejectsWith(channel.write(dev.key, { door: true }), 460, /inputStatus is read-only/);
+    await rejectsWith(channel.write(dev.key, { nothere: 1 }), 460, /no Modbus mapping/);
+    await rejectsWith(channel.write(dev.key, { small: 70000 }), 460, /does not fit uint16/);
+    // a bad value anywhere rejects the whole set before anything is written
+    await rejectsWith(channel.write(dev.key, { small: 5, voltage: 1 }), 460);
+    assert.deepEqual(sim.getHolding(1, 10), before);
+    await rejectsWith(channel.write(dev.key, { locked: 1 }), 100002, /^modbus exception 2 /);
+    await rejectsWith(channel.write(dead.key, { x: 1 }), 100001, /timeout/);
+    await rejectsWith(channel.write("pk/unknown", { x: 1 }), 100005);
+    await rejectsWith(channel.call(dev.key, "reboot", {}), 100005, /service not supported by Modbus devices/);
+
+    await sim.close();
+    await until(() => channel.stats().up === false, "channel down");
+    await rejectsWith(channel.write(dev.key, { small: 5 }), 100004);
+  });
+
+  it("splits a block the device refuses, and logs a refused point once, not per poll", async (t) => {
+    const { sim, sink, channel, lines } = await rig(t, [1]);
+    sim.setHolding(1, 0, [11, 0, 0, 0, 44]);
+    sim.setHolding(1, 20, [99]);
+    sim.setIllegal(1, "holding", 2, 1); // inside the gap between the two points below
+    sim.setIllegal(1, "holding", 20, 1); // a mapped point the device rejects
+    const dev = device("meter", 1, [
+      point("a", "holdingRegister", 0, "uint16", { pollingMs: 100 }),
+      point("b", "holdingRegister", 4, "uint16", { pollingMs: 100 }),
+      point("c", "holdingRegister", 20, "uint16", { pollingMs: 100 }),
+    ]);
+    channel.addDevice(dev);
+    await channel.start();
+    await until(() => sink.of(dev.key, "b").length >= 5, "five cycles");
+    assert.ok(sink.of(dev.key, "a").every((s) => s.value === 11));
+    assert.ok(sink.of(dev.key, "b").every((s) => s.value === 44));
+    assert.equal(sink.of(dev.key, "c").length, 0);
+    const refused = lines.filter((l) => l.level === "warn" && l.exceptionCode === 2);
+    assert.equal(refused.length, 1, JSON.stringify(refused));
+    assert.equal(refused[0]!.address, 20);
+    assert.equal(refused[0]!.device, dev.key);
+    assert.deepEqual(refused[0]!.identifiers, ["c"]);
+    // the device answers exceptions, so it is online
+    assert.equal(sink.lastHealth(dev.key), true);
+    const splits = lines.filter((l) => typeof l.msg === "string" && /reading its parts separately/.test(l.msg as string));
+    assert.equal(splits.length, 1);
+    // a recovered point is read again
+    sim.setIllegal(1, "holding", 20, 1, false);
+    await until(() => sink.of(dev.key, "c").length > 0, "c readable again");
+    assert.equal(sink.of(dev.key, "c")[0]!.value, 99);
+  });
+
+  it("server outage: channel down and devices offline, then back on the same port: online, samples resume", async (t) => {
+    const { sim, sink, channel } = await rig(t, [1]);
+    sim.setHolding(1, 0, [1]);
+    const dev = device("meter", 1, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
+    channel.addDevice(dev);
+    await channel.start();
+    await until(() => sink.of(dev.key, "v").length >= 2, "samples");
+
+    await sim.close();
+    await until(() => sink.lastHealth(dev.key) === false, "device offline");
+    assert.equal(sink.channels.at(-1)!.up, false);
+    assert.match(sink.devices.at(-1)!.reason!, /channel down/);
+    await sleep(300);
+    const during = sink.of(dev.key, "v").length;
+    await sleep(300);
+    assert.equal(sink.of(dev.key, "v").length, during, "no samples while down");
+
+    sim.setHolding(1, 0, [2]);
+    await sim.listen();
+    await until(() => sink.lastHealth(dev.key) === true, "device online again", 10_000);
+    await until(() => sink.of(dev.key, "v").at(-1)?.value === 2, "samples resume");
+    assert.deepEqual(sink.channels.map((c) => c.up), [true, false, true]);
+    assert.ok(sim.connections >= 2);
+    assert.deepEqual(
+      sink.devices.map((d) => d.online),
+      [true, false, true],
+    );
+  });
+
+  it("a silent unit goes offline after three failed cycles, the others keep polling, and it comes back at once", async (t) => {
+    const { sim, sink, channel } = await rig(t, [1, 2], { modbusTimeoutMs: 150 });
+    const a = device("a", 1, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
+    const b = device("b", 2, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
+    channel.addDevice(a);
+    channel.addDevice(b);
+    await channel.start();
+    await until(() => sink.lastHealth(b.key) === true && sink.of(a.key, "v").length > 0, "both online");
+
+    sim.setDead(2, true);
+    const deadAt = performance.now();
+    await until(() => sink.lastHealth(b.key) === false, "b offline");
+    assert.match(sink.devices.at(-1)!.reason!, /no response from unit 2/);
+    // 3 cycles of (1 + 1 retry) x 150 ms: no sooner than ~900 ms
+    assert.ok(performance.now() - deadAt >= 800);
+    const aBefore = sink.of(a.key, "v").length;
+    await sleep(500);
+    assert.ok(sink.of(a.key, "v").length - aBefore >= 3, "a keeps its schedule");
+    const stats = channel.stats();
+    assert.ok(stats.timeouts >= 6 && stats.errors >= stats.timeouts, JSON.stringify(stats));
+
+    sim.setDead(2, false);
+    sim.setHolding(2, 0, [77]);
+    await until(() => sink.lastHealth(b.key) === true, "b online again", 10_000);
+    await until(() => sink.of(b.key, "v").at(-1)?.value === 77, "b polled");
+    assert.equal(sink.lastHealth(a.key), true);
+    assert.deepEqual(sink.devices.filter((d) => d.key === a.key).map((d) => d.online), [true]);
+  });
+
+  it("a TCP gateway's 'target device failed to respond' (exception 11) counts as silence", async (t) => {
+    const { sink, channel } = await rig(t, [1], { modbusTimeoutMs: 150 }, { unknownUnit: "exception" });
+    const ghost = device("ghost", 9, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
+    channel.addDevice(ghost);
+    await channel.start();
+    await until(() => sink.lastHealth(ghost.key) === false, "ghost offline");
+    assert.match(sink.devices.at(-1)!.reason!, /exception 11/);
+    assert.deepEqual(sink.devices.map((d) => d.online), [false]);
+  });
+
+  it("keeps up to modbusTcpInFlight requests on the connection", async (t) => {
+    for (const inFlight of [1, 4]) {
+      const { sim, sink, channel } = await rig(t, [1, 2, 3, 4], { modbusTcpInFlight: inFlight });
+      const devices = [1, 2, 3, 4].map((u) => {
+        sim.setDelay(u, 40);
+        return device(`d${u}`, u, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
+      });
+      devices.forEach((d) => channel.addDevice(d));
+      await channel.start();
+      await until(() => devices.every((d) => sink.of(d.key, "v").length >= 3), "three samples each");
+      if (inFlight === 1) assert.equal(sim.peakPendingAnswers, 1);
+      else assert.ok(sim.peakPendingAnswers >= 2 && sim.peakPendingAnswers <= 4, `peak ${sim.peakPendingAnswers}`);
+      await channel.stop();
+    }
+  });
+
+  it("removeDevice stops its polling; stop() releases the connection", async (t) => {
+    const { sim, sink, channel } = await rig(t, [1, 2]);
+    const a = device("a", 1, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 50 })]);
+    const b = device("b", 2, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 50 })]);
+    channel.addDevice(a);
+    channel.addDevice(b);
+    await channel.start();
+    await until(() => sink.of(b.key, "v").length >= 2, "b polled");
+    await channel.removeDevice(b.key);
+    const count = sink.of(b.key, "v").length;
+    const requests = sim.requestsByUnit.get(2);
+    await sleep(300);
+    assert.equal(sink.of(b.key, "v").length, count);
+    assert.equal(sim.requestsByUnit.get(2), requests);
+    assert.ok(sink.of(a.key, "v").length >= 4);
+    await channel.stop();
+    await until(() => sim.connectionCount === 0, "connection closed");
+    const total = sim.requests;
+    await sleep(200);
+    assert.equal(sim.requests, total);
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * Crash safety: a child process appends and takes entries, reports what it flushed, and is killed with SIGKILL.
+ * The same file is the child's script when FB_STORE_CRASH_DIR is set.
+ */
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createLogger } from "../../src/ops/logger.js";
+import { openStore } from "../../src/store/store.js";
+
+interface ChildReport {
+  flushed: string[];
+  acked: string[];
+  inFlight: string[];
+  lastMessageId: string;
+}
+
+const CHILD_ENV = "FB_STORE_CRASH_DIR";
+
+async function child(dir: string, sync: "full" | "normal"): Promise<void> {
+  const store = openStore(dir, { logger: createLogger("silent"), sync });
+  const flushed: string[] = [];
+  let lastMessageId = "";
+  for (let batch = 0; batch < 20; batch++) {
+    const items = Array.from({ length: 50 }, (_, i) => {
+      lastMessageId = store.messageIds.next();
+      return { topic: `/sys/a1/dev${i % 3}/thing/event/property/post`, payload: `{"id":"${lastMessageId}","n":${batch * 50 + i}}`, msgId: lastMessageId, devices: [`a1/dev${i % 3}`], sampleTime: Date.now() };
+    });
+    store.outbox.append(items);
+    flushed.push(...items.map((it) => it.msgId));
+    // Let the batch timer run now and then, as appends arrive in a running daemon.
+    if (batch % 5 === 4) await new Promise((r) => setTimeout(r, 10));
+  }
+  store.outbox.flush();
+  const taken = store.outbox.take({ limit: 10 }).entries;
+  for (const e of taken.slice(0, 4)) store.outbox.ack(e.seq);
+  store.outbox.flush();
+  // Entries queued but never flushed: the parent must not rely on them either way.
+  store.outbox.append([{ topic: "t", payload: "{}", msgId: store.messageIds.next(), devices: [], sampleTime: Date.now() }]);
+  const report: ChildReport = {
+    flushed,
+    acked: taken.slice(0, 4).map((e) => e.msgId),
+    inFlight: taken.slice(4).map((e) => e.msgId),
+    lastMessageId: store.messageIds.next(),
+  };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+  setInterval(() => undefined, 1_000); // wait for the kill
+}
+
+async function runAndKill(t: TestContext, dir: string, sync: "full" | "normal"): Promise<ChildReport> {
+  const proc = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url)], {
+    env: { ...process.env, [CHILD_ENV]: dir, FB_STORE_CRASH_SYNC: sync },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  t.after(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+  });
+  let out = "";
+  let err = "";
+  proc.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  const report = await new Promise<ChildReport>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`child gave no report within 20 s: ${err}`)), 20_000);
+    proc.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf("\n");
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(JSON.parse(out.slice(0, nl)) as ChildReport);
+      }
+    });
+    proc.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`child exited early (${code}): ${err}`));
+    });
+  });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.on("exit", (_code, signal) => resolve(signal)));
+  proc.kill("SIGKILL");
+  assert.equal(await exited, "SIGKILL");
+  return report;
+}
+
+function tempDir(t: TestContext): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fb-crash-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const childDir = process.env[CHILD_ENV];
+if (childDir) {
+  await child(childDir, process.env.FB_STORE_CRASH_SYNC === "normal" ? "normal" : "full");
+} else {
+  for (const sync of ["full", "normal"] as const) {
+    test(`after kill -9 (sync ${sync}) every flushed entry is there in order, in-flight ones pending with the same ids`, async (t) => {
+      const dir = tempDir(t);
+      const report = await runAndKill(t, dir, sync);
+      assert.equal(report.flushed.length, 1_000);
+      assert.equal(report.inFlight.length, 6);
+
+      const store = openStore(dir, { logger: createLogger("silent"), sync });
+      t.after(() => store.close());
+      const acked = new Set(report.acked);
+      const expected = report.flushed.filter((id) => !acked.has(id));
+      const found = store.outbox.take({ limit: 5_000, scanLimit: 5_000 }).entries;
+      const foundIds = found.map((e) => e.msgId);
+      // The one unflushed entry may or may not have made it; everything flushed must have, in order.
+      assert.deepEqual(foundIds.slice(0, expected.length), expected);
+      assert.ok(foundIds.length <= expected.length + 1);
+      for (const id of report.inFlight) assert.ok(foundIds.includes(id), `in-flight entry ${id} is pending again`);
+      for (let i = 1; i < found.length; i++) assert.ok(found[i]!.seq > found[i - 1]!.seq);
+      const sample = found.find((e) => e.msgId === report.inFlight[0]);
+      assert.equal(JSON.parse(sample!.payload).id, report.inFlight[0], "payload kept with its message id");
+
+      const next = BigInt(store.messageIds.next());
+      assert.ok(next > BigInt(report.lastMessageId), `id ${next} after the child's last ${report.lastMessageId}`);
+    });
+  }
+}

@@ -1,0 +1,379 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { Writable } from "node:stream";
+import { createLogger } from "../../src/ops/logger.js";
+import { UplinkBatcher, type Uplink, type UplinkBatcherOptions } from "../../src/things/batcher.js";
+import { compileTsl } from "../../src/things/tsl.js";
+
+const gateway = { productKey: "a1Gw", deviceName: "gw-001" };
+const gatewayKey = "a1Gw/gw-001";
+const packTopic = "/sys/a1Gw/gw-001/thing/event/property/pack/post";
+
+interface Harness {
+  batcher: UplinkBatcher;
+  batches: Uplink[][];
+  all: () => Uplink[];
+  /** Resolves with the next emitted batch; rejects after a bounded wait. */
+  next: (timeoutMs?: number) => Promise<Uplink[]>;
+}
+
+function harness(options: Partial<UplinkBatcherOptions> & { online?: (key: string) => boolean } = {}): Harness {
+  const batches: Uplink[][] = [];
+  const waiters: Array<(b: Uplink[]) => void> = [];
+  let id = 1000;
+  const batcher = new UplinkBatcher({
+    gateway,
+    nextId: () => String(id++),
+    isOnline: options.online ?? (() => true),
+    emit: (uplinks) => {
+      batches.push(uplinks);
+      waiters.shift()?.(uplinks);
+    },
+    ...options,
+  });
+  return {
+    batcher,
+    batches,
+    all: () => batches.flat(),
+    next: (timeoutMs = 3000) =>
+      new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error("no batch emitted in time")), timeoutMs);
+        waiters.push((b) => {
+          clearTimeout(t);
+          resolve(b);
+        });
+      }),
+  };
+}
+
+const dev = (i: number) => `a1Sub/meter-${String(i).padStart(3, "0")}`;
+
+interface Seen {
+  device: string;
+  identifier: string;
+  value: unknown;
+  time: number;
+  msg: number;
+}
+
+/** Every property in every message, with the index of the message it came in. */
+function properties(uplinks: Uplink[]): Seen[] {
+  const out: Seen[] = [];
+  uplinks.forEach((u, msg) => {
+    const body = JSON.parse(u.payload);
+    if (u.kind === "pack") {
+      for (const [identifier, v] of Object.entries<{ value: unknown; time: number }>(body.params.properties ?? {})) {
+        out.push({ device: gatewayKey, identifier, value: v.value, time: v.time, msg });
+      }
+      for (const s of body.params.subDevices) {
+        for (const [identifier, v] of Object.entries<{ value: unknown; time: number }>(s.properties)) {
+          out.push({ device: `${s.identity.productKey}/${s.identity.deviceName}`, identifier, value: v.value, time: v.time, msg });
+        }
+      }
+    } else if (u.kind === "property") {
+      for (const [identifier, v] of Object.entries<{ value: unknown; time: number }>(body.params)) {
+        out.push({ device: u.devices[0]!, identifier, value: v.value, time: v.time, msg });
+      }
+    }
+  });
+  return out;
+}
+
+function assertPackLimits(uplinks: Uplink[]): void {
+  for (const u of uplinks.filter((x) => x.kind === "pack")) {
+    const p = JSON.parse(u.payload).params;
+    const props = Object.keys(p.properties ?? {}).length + p.subDevices.reduce((n: number, s: { properties: object }) => n + Object.keys(s.properties).length, 0);
+    const events = Object.keys(p.events ?? {}).length + p.subDevices.reduce((n: number, s: { events: object }) => n + Object.keys(s.events).length, 0);
+    assert.ok(props <= 200, `pack ${u.msgId} has ${props} properties`);
+    assert.ok(events <= 20, `pack ${u.msgId} has ${events} events`);
+    assert.ok(p.subDevices.length <= 20, `pack ${u.msgId} has ${p.subDevices.length} sub-devices`);
+    assert.ok(props + events > 0, "no empty pack");
+  }
+}
+
+describe("UplinkBatcher", () => {
+  test("one cycle of 100 sub-devices x 10 points leaves in exactly 5 pack posts with every value and time", async () => {
+    const h = harness();
+    const t0 = 1_700_000_000_000;
+    const expected = new Map<string, { value: number; time: number }>();
+    for (let d = 0; d < 100; d++) {
+      for (let p = 0; p < 10; p++) {
+        const value = d * 10 + p + 0.5;
+        const time = t0 + d * 10 + p;
+        expected.set(`${dev(d)}|P${p}`, { value, time });
+        h.batcher.addProperty({ deviceKey: dev(d), identifier: `P${p}`, value, time, tslType: "double" });
+      }
+    }
+    assert.equal(h.batches.length, 0, "nothing leaves before the window closes");
+    const batch = await h.next();
+    assert.equal(batch.length, 5);
+    assertPackLimits(batch);
+    for (const u of batch) {
+      assert.equal(u.topic, packTopic);
+      assert.equal(u.kind, "pack");
+      const body = JSON.parse(u.payload);
+      assert.equal(body.id, u.msgId);
+      assert.equal(body.version, "1.0");
+      assert.equal(body.method, "thing.event.property.pack.post");
+      assert.equal(body.params.subDevices.length, 20);
+      assert.deepEqual(u.devices, body.params.subDevices.map((s: { identity: { productKey: string; deviceName: string } }) => `${s.identity.productKey}/${s.identity.deviceName}`));
+    }
+    assert.equal(new Set(batch.map((u) => u.msgId)).size, 5, "message ids are unique");
+    const seen = properties(batch);
+    assert.equal(seen.length, 1000);
+    for (const s of seen) {
+      const e = expected.get(`${s.device}|${s.identifier}`);
+      assert.ok(e, `unexpected ${s.device} ${s.identifier}`);
+      assert.equal(s.value, e.value);
+      assert.equal(s.time, e.time);
+      expected.delete(`${s.device}|${s.identifier}`);
+    }
+    assert.equal(expected.size, 0);
+    assert.equal(batch[0]!.sampleTime, t0, "sampleTime is the oldest sample in the message");
+    assert.equal(h.batcher.pendingCount, 0);
+    h.batcher.stop();
+  });
+
+  test("float/double values carry a decimal point in the payload", () => {
+    const h = harness();
+    h.batcher.addProperty({ deviceKey: dev(1), identifier: "T", value: 12, time: 1, tslType: "float" });
+    h.batcher.addProperty({ deviceKey: dev(1), identifier: "N", value: 12, time: 1, tslType: "int" });
+    h.batcher.addProperty({
+      deviceKey: dev(1),
+      identifier: "S",
+      value: { x: 3 },
+      time: 1,
+      tslType: { type: "struct", specs: [{ identifier: "x", dataType: { type: "double" } }] },
+    });
+    h.batcher.flush();
+    const payload = h.all()[0]!.payload;
+    assert.match(payload, /"T":\{"value":12\.0,"time":1\}/);
+    assert.match(payload, /"N":\{"value":12,"time":1\}/);
+    assert.match(payload, /"S":\{"value":\{"x":3\.0\},"time":1\}/);
+    h.batcher.stop();
+  });
+
+  test("several samples of one point in a window are all kept, in time order, without multiplying messages", () => {
+    const h = harness();
+    for (let cycle = 0; cycle < 3; cycle++) {
+      for (let d = 0; d < 100; d++) {
+        for (let p = 0; p < 10; p++) {
+          h.batcher.addProperty({ deviceKey: dev(d), identifier: `P${p}`, value: cycle, time: 1000 + cycle, tslType: "int" });
+        }
+      }
+    }
+    h.batcher.flush();
+    const batch = h.all();
+    assert.equal(batch.length, 15, "3000 values need exactly 15 full packs");
+    assertPackLimits(batch);
+    const seen = properties(batch);
+    assert.equal(seen.length, 3000);
+    const byPoint = new Map<string, Seen[]>();
+    for (const s of seen) byPoint.set(`${s.device}|${s.identifier}`, [...(byPoint.get(`${s.device}|${s.identifier}`) ?? []), s]);
+    assert.equal(byPoint.size, 1000);
+    for (const list of byPoint.values()) {
+      assert.deepEqual(list.map((s) => s.value), [0, 1, 2]);
+      assert.ok(list[0]!.msg < list[1]!.msg && list[1]!.msg < list[2]!.msg, "later samples leave in later messages");
+    }
+    h.batcher.stop();
+  });
+
+  test("events of online devices go into packs, at most 20 per message", () => {
+    const h = harness();
+    const tsl = compileTsl({
+      profile: { productKey: "a1Sub" },
+      events: [{ identifier: "alarm", outputData: [{ identifier: "v", dataType: { type: "double" } }] }],
+    });
+    const alarm = tsl.event("alarm")!;
+    for (let d = 0; d < 30; d++) {
+      h.batcher.addEvent({ deviceKey: dev(d), identifier: "alarm", value: { v: d }, time: 5000 + d, tslType: alarm.dataType });
+      h.batcher.addProperty({ deviceKey: dev(d), identifier: "P", value: d, time: 5000 + d, tslType: "int" });
+    }
+    h.batcher.flush();
+    const batch = h.all();
+    assert.equal(batch.length, 2);
+    assertPackLimits(batch);
+    const events: Array<{ device: string; v: unknown; time: number }> = [];
+    for (const u of batch) {
+      for (const s of JSON.parse(u.payload).params.subDevices) {
+        for (const [id, e] of Object.entries<{ value: { v: unknown }; time: number }>(s.events)) {
+          assert.equal(id, "alarm");
+          events.push({ device: s.identity.deviceName, v: e.value.v, time: e.time });
+        }
+      }
+    }
+    assert.equal(events.length, 30);
+    assert.deepEqual(events.map((e) => e.time).sort(), Array.from({ length: 30 }, (_, d) => 5000 + d));
+    assert.match(batch[0]!.payload, /"alarm":\{"value":\{"v":0\.0\},"time":5000\}/);
+    assert.equal(properties(batch).length, 30);
+    h.batcher.stop();
+  });
+
+  test("the 200-property and 20-event limits count over the whole message", () => {
+    const h = harness();
+    for (let d = 0; d < 10; d++) {
+      for (let p = 0; p < 30; p++) h.batcher.addProperty({ deviceKey: dev(d), identifier: `P${p}`, value: p, time: 1, tslType: "int" });
+      for (let e = 0; e < 3; e++) h.batcher.addEvent({ deviceKey: dev(d), identifier: `E${e}`, value: {}, time: 2 });
+    }
+    h.batcher.flush();
+    const batch = h.all();
+    assertPackLimits(batch);
+    const count = (u: Uplink, key: "properties" | "events") =>
+      JSON.parse(u.payload).params.subDevices.reduce((n: number, s: Record<string, object>) => n + Object.keys(s[key]!).length, 0);
+    assert.deepEqual(batch.map((u) => count(u, "properties")), [200, 100]);
+    assert.deepEqual(batch.map((u) => count(u, "events")), [20, 10]);
+    assert.equal(properties(batch).length, 300);
+    h.batcher.stop();
+  });
+
+  test("devices that are not logged in get per-device property posts (≤ 200) and event posts on their own topic", () => {
+    const offline = new Set([dev(1), dev(2)]);
+    const h = harness({ online: (k) => !offline.has(k) });
+    for (let p = 0; p < 250; p++) h.batcher.addProperty({ deviceKey: dev(1), identifier: `P${p}`, value: p, time: 10 + p, tslType: "int" });
+    h.batcher.addProperty({ deviceKey: dev(2), identifier: "T", value: 1.5, time: 7, tslType: "float" });
+    h.batcher.addProperty({ deviceKey: dev(2), identifier: "T", value: 2, time: 8, tslType: "float" });
+    h.batcher.addEvent({ deviceKey: dev(2), identifier: "alarm", value: { errorCode: "E1" }, time: 9 });
+    h.batcher.addProperty({ deviceKey: dev(3), identifier: "T", value: 3, time: 9, tslType: "int" });
+    h.batcher.flush();
+    const batch = h.all();
+
+    const packs = batch.filter((u) => u.kind === "pack");
+    assert.equal(packs.length, 1);
+    assert.deepEqual(packs[0]!.devices, [dev(3)]);
+
+    const own1 = batch.filter((u) => u.devices[0] === dev(1));
+    assert.deepEqual(own1.map((u) => u.kind), ["property", "property"]);
+    for (const u of own1) {
+      assert.equal(u.topic, "/sys/a1Sub/meter-001/thing/event/property/post");
+      assert.equal(JSON.parse(u.payload).method, "thing.event.property.post");
+    }
+    assert.deepEqual(own1.map((u) => Object.keys(JSON.parse(u.payload).params).length), [200, 50]);
+    assert.deepEqual(own1.map((u) => u.sampleTime), [10, 210]);
+    const seen1 = properties(own1);
+    assert.deepEqual(seen1.map((s) => s.value).sort((a, b) => Number(a) - Number(b)), Array.from({ length: 250 }, (_, i) => i));
+    assert.ok(seen1.every((s) => s.time === 10 + Number(s.value)));
+
+    const own2 = batch.filter((u) => u.devices[0] === dev(2));
+    assert.deepEqual(own2.map((u) => u.kind), ["property", "property", "event"]);
+    assert.match(own2[0]!.payload, /"params":\{"T":\{"value":1\.5,"time":7\}\}/);
+    assert.match(own2[1]!.payload, /"params":\{"T":\{"value":2\.0,"time":8\}\}/);
+    assert.equal(own2[2]!.topic, "/sys/a1Sub/meter-002/thing/event/alarm/post");
+    assert.deepEqual(JSON.parse(own2[2]!.payload), {
+      id: own2[2]!.msgId,
+      version: "1.0",
+      params: { value: { errorCode: "E1" }, time: 9 },
+      method: "thing.event.alarm.post",
+    });
+    h.batcher.stop();
+  });
+
+  test("with eventsInPack off, events of online devices go to their own event topic", () => {
+    const h = harness({ eventsInPack: false });
+    h.batcher.addEvent({ deviceKey: dev(4), identifier: "alarm", value: {}, time: 1 });
+    h.batcher.addProperty({ deviceKey: dev(4), identifier: "T", value: 1, time: 1, tslType: "int" });
+    h.batcher.flush();
+    assert.deepEqual(h.all().map((u) => [u.kind, u.topic]), [
+      ["pack", packTopic],
+      ["event", "/sys/a1Sub/meter-004/thing/event/alarm/post"],
+    ]);
+    assert.deepEqual(JSON.parse(h.all()[0]!.payload).params.subDevices[0].events, {});
+    h.batcher.stop();
+  });
+
+  test("the gateway's own values go to the top level of the pack", () => {
+    const h = harness();
+    h.batcher.addProperty({ deviceKey: gatewayKey, identifier: "CpuLoad", value: 0.25, time: 3, tslType: "double" });
+    h.batcher.addProperty({ deviceKey: dev(5), identifier: "T", value: 1, time: 4, tslType: "int" });
+    h.batcher.flush();
+    const [u] = h.all();
+    const params = JSON.parse(u!.payload).params;
+    assert.deepEqual(params.properties, { CpuLoad: { value: 0.25, time: 3 } });
+    assert.equal(params.subDevices.length, 1);
+    assert.deepEqual(u!.devices, [gatewayKey, dev(5)]);
+    h.batcher.stop();
+  });
+
+  test("a payload byte budget splits packs without losing values", () => {
+    const h = harness({ limits: { maxPayloadBytes: 2048 } });
+    for (let d = 0; d < 10; d++) {
+      for (let p = 0; p < 10; p++) {
+        h.batcher.addProperty({ deviceKey: dev(d), identifier: `Label${p}`, value: "x".repeat(40), time: 1, tslType: "text" });
+      }
+    }
+    h.batcher.flush();
+    const batch = h.all();
+    assert.ok(batch.length > 1);
+    for (const u of batch) assert.ok(Buffer.byteLength(u.payload) <= 2048, `payload of ${Buffer.byteLength(u.payload)} bytes`);
+    assert.equal(properties(batch).length, 100);
+    h.batcher.stop();
+  });
+
+  test("online state is asked at flush time", () => {
+    let online = false;
+    const h = harness({ online: () => online });
+    h.batcher.addProperty({ deviceKey: dev(6), identifier: "T", value: 1, time: 1, tslType: "int" });
+    online = true;
+    h.batcher.flush();
+    assert.equal(h.all()[0]!.kind, "pack");
+    h.batcher.stop();
+  });
+
+  test("maxPending closes the window early", () => {
+    const h = harness({ maxPending: 50, windowMs: 60_000 });
+    for (let i = 0; i < 120; i++) h.batcher.addProperty({ deviceKey: dev(i), identifier: "T", value: i, time: 1, tslType: "int" });
+    assert.equal(h.batches.length, 2);
+    assert.equal(h.batcher.pendingCount, 20);
+    h.batcher.stop();
+    assert.equal(properties(h.all()).length, 120);
+  });
+
+  test("stop flushes what waits and leaves no timer; later values leave at once", () => {
+    const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timeouts();
+    const h = harness({ windowMs: 60_000 });
+    h.batcher.addProperty({ deviceKey: dev(7), identifier: "T", value: 1, time: 1, tslType: "int" });
+    assert.equal(timeouts(), before + 1, "the window timer runs");
+    h.batcher.stop();
+    assert.equal(timeouts(), before, "no timer after stop");
+    assert.equal(h.batches.length, 1);
+    h.batcher.addProperty({ deviceKey: dev(7), identifier: "T", value: 2, time: 2, tslType: "int" });
+    assert.equal(h.batches.length, 2);
+    assert.equal(timeouts(), before);
+    h.batcher.flush();
+    assert.equal(h.batches.length, 2, "an empty flush emits nothing");
+  });
+
+  test("an emit failure at the end of a window is logged, not thrown into the timer", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger("info", new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c))), cb()) }));
+    let calls = 0;
+    const failed = new Promise<void>((resolve) => {
+      const batcher = new UplinkBatcher({
+        gateway,
+        windowMs: 20,
+        nextId: () => "1",
+        isOnline: () => true,
+        logger,
+        emit: () => {
+          calls++;
+          setImmediate(resolve);
+          throw new Error("outbox full");
+        },
+      });
+      batcher.addProperty({ deviceKey: dev(8), identifier: "T", value: 1, time: 1, tslType: "int" });
+    });
+    await Promise.race([failed, new Promise((_, reject) => setTimeout(() => reject(new Error("window never closed")), 3000).unref())]);
+    assert.equal(calls, 1);
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]!.level, "error");
+    assert.match(JSON.stringify(lines[0]!.err), /outbox full/);
+  });
+
+  test("a malformed device key is refused when added", () => {
+    const h = harness();
+    assert.throws(() => h.batcher.addProperty({ deviceKey: "nokey", identifier: "T", value: 1, time: 1, tslType: "int" }), /invalid device key/);
+    assert.equal(h.batcher.pendingCount, 0);
+    h.batcher.stop();
+  });
+});
