@@ -7,6 +7,8 @@ import { defaultFieldOptions, FieldError, type FieldChannel, type FieldOptions, 
 import { createModbusChannel } from "../../src/field/modbus/index.js";
 import { createLogger } from "../../src/ops/logger.js";
 import { ModbusTcpSimulator } from "../../src/sim/modbus/index.js";
+import { TcpTransport } from "../../src/field/modbus/tcp-transport.js";
+import { ModbusTimeoutError } from "../../src/field/modbus/errors.js";
 
 type Stamped<T> = T & { at: number };
 
@@ -386,5 +388,60 @@ describe("Modbus TCP channel against the TCP simulator", () => {
     const total = sim.requests;
     await sleep(200);
     assert.equal(sim.requests, total);
+  });
+
+  it("stop() then start() resumes polling", async (t) => {
+    const { sim, sink, channel } = await rig(t, [1]);
+    sim.setHolding(1, 0, [5]);
+    const dev = device("meter", 1, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 50 })]);
+    channel.addDevice(dev);
+    await channel.start();
+    await until(() => sink.of(dev.key, "v").length >= 2, "samples");
+    await channel.stop();
+    const n = sink.of(dev.key, "v").length;
+    await channel.start();
+    await until(() => sink.of(dev.key, "v").length >= n + 2, "samples after restart");
+  });
+});
+
+describe("TcpTransport", () => {
+  async function transport(t: TestContext, port: number, o: { staleAfterTimeouts?: number; staleAfterMs?: number } = {}) {
+    const tr = new TcpTransport({
+      host: "127.0.0.1",
+      port,
+      connectTimeoutMs: 2000,
+      staleAfterTimeouts: o.staleAfterTimeouts ?? 5,
+      staleAfterMs: o.staleAfterMs ?? 30_000,
+    });
+    t.after(() => tr.close());
+    await tr.open();
+    return tr;
+  }
+
+  it("a late answer to a timed-out request is not taken for the next request's answer", async (t) => {
+    const sim = await ModbusTcpSimulator.start({ units: [1] });
+    t.after(() => sim.close());
+    sim.setHolding(1, 0, [1, 2]);
+    const tr = await transport(t, sim.port);
+    sim.setDelay(1, 150);
+    await assert.rejects(tr.execute(1, { fc: 3, address: 0, count: 1 }, 100), ModbusTimeoutError);
+    sim.setDelay(1, 100);
+    // the answer [1] to the first request arrives while this one waits for [2]
+    assert.deepEqual(await tr.execute(1, { fc: 3, address: 1, count: 1 }, 1000), { registers: [2] });
+  });
+
+  it("drops a connection on which nothing answers any more (half-open)", async (t) => {
+    const sim = await ModbusTcpSimulator.start({ units: [1] });
+    t.after(() => sim.close());
+    const tr = await transport(t, sim.port, { staleAfterTimeouts: 3, staleAfterMs: 200 });
+    let lost: string | undefined;
+    tr.onLost((reason) => (lost = reason));
+    await tr.execute(1, { fc: 3, address: 0, count: 1 }, 100);
+    sim.setDead(1, true);
+    for (let i = 0; i < 2; i++) await assert.rejects(tr.execute(1, { fc: 3, address: 0, count: 1 }, 100), ModbusTimeoutError);
+    assert.equal(lost, undefined, "two timeouts are not enough");
+    await assert.rejects(tr.execute(1, { fc: 3, address: 0, count: 1 }, 100), ModbusTimeoutError);
+    assert.match(lost ?? "", /no response to 3 requests/);
+    assert.equal(tr.isOpen, false);
   });
 });

@@ -141,6 +141,7 @@ export class AlinkConnection extends EventEmitter<Events> {
     const client = mqtt.connect(opts);
     this.client = client;
     let refusedCode: number | undefined;
+    let lastError: string | undefined;
     client.on("connect", () => {
       if (client !== this.client) return;
       (client.stream as Socket).setNoDelay?.(true);
@@ -148,13 +149,14 @@ export class AlinkConnection extends EventEmitter<Events> {
     });
     client.on("error", (err: Error & { code?: number | string }) => {
       if (typeof err.code === "number") refusedCode = err.code;
-      else if (client === this.client && !this.isConnected) this.o.logger.debug({ err: err.message }, "connect attempt failed");
+      else lastError ??= err.message;
     });
     client.on("message", (topic, payload) => {
       if (client === this.client) this.onMessage(topic, payload);
     });
     client.on("close", () => {
       if (client !== this.client) return;
+      if (!this.isConnected && refusedCode === undefined) this.o.logger.debug({ err: lastError ?? "connection closed" }, "connect attempt failed");
       this.onClose(client, refusedCode);
     });
   }
