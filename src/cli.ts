@@ -85,8 +85,8 @@ async function check(args: Args): Promise<number> {
     }
   }
   if (gwFile) {
-    const { checkGatewayConfigFile } = await import("./config/check-gateway.js");
-    if (!checkGatewayConfigFile(gwFile, bootstrap, process.stdout)) failed = true;
+    const { checkGatewayConfigFile } = await import("./config/gateway/check.js");
+    if (!(await checkGatewayConfigFile(gwFile, bootstrap, process.stdout))) failed = true;
   }
   return failed ? 1 : 0;
 }

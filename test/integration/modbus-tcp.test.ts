@@ -390,6 +390,23 @@ describe("Modbus TCP channel against the TCP simulator", () => {
     assert.equal(sim.requests, total);
   });
 
+  it("disables an unusable point with one warning and polls the rest", async (t) => {
+    const { sim, sink, channel, lines } = await rig(t, [1]);
+    sim.setHolding(1, 0, [9]);
+    const dev = device("meter", 1, [
+      point("ok", "holdingRegister", 0, "uint16", { pollingMs: 50 }),
+      point("bad", "coilStatus", 0, "int16", { pollingMs: 50 }),
+    ]);
+    channel.addDevice(dev);
+    await channel.start();
+    await until(() => sink.of(dev.key, "ok").length >= 3, "samples");
+    assert.equal(sink.of(dev.key, "bad").length, 0);
+    const warnings = lines.filter((l) => l.msg === "Modbus point disabled");
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]!.identifier, "bad");
+    await rejectsWith(channel.write(dev.key, { bad: 1 }), 460, /no Modbus mapping/);
+  });
+
   it("stop() then start() resumes polling", async (t) => {
     const { sim, sink, channel } = await rig(t, [1]);
     sim.setHolding(1, 0, [5]);

@@ -187,7 +187,6 @@ describe("OPC UA channel, None/None anonymous", () => {
     const t0 = Date.now();
     await new Promise((r) => setTimeout(r, 1300));
     const n = rec.samplesOf(boiler.key, "pulse", t0).length;
-    console.log("DEBUG", rec.samplesOf(boiler.key, "pulse").length, rec.received.map((s) => s.identifier).join(","));
     // 200 ms period over 1.3 s: about 6; a change-only subscription would give 0
     assert.ok(n >= 4 && n <= 9, `expected about 6 periodic samples, got ${n}`);
     // trigger 2 properties stay change-based

@@ -47,6 +47,20 @@ test("the same document, parsed twice and with keys in another order, is unchang
   assert.ok(d.devices.every((c) => c.kind === "unchanged" && c.reasons.length === 0));
 });
 
+test("specs that differ only in key order are unchanged", () => {
+  const prev = build();
+  const next = structuredClone(prev);
+  const reverse = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).reverse()) as T;
+  next.channels = next.channels.map(reverse);
+  next.devices[0]!.modbus!.points = next.devices[0]!.modbus!.points.map(reverse);
+  next.devices[0] = reverse(next.devices[0]!);
+  const d = diffGatewayConfig(prev, next);
+  assert.equal(d.changed, false);
+  // and a real change in such a reordered spec is still seen
+  next.devices[0]!.modbus!.points[0]!.scaling = 2;
+  assert.deepEqual(reasons(diffGatewayConfig(prev, next))["a1EnvMeter/env-meter-01"], ["mapping"]);
+});
+
 test("a changed channel restarts with all its devices; other channels and devices are untouched", () => {
   const d = diffGatewayConfig(build(), build((doc) => (doc.serverList[0].port = 1503)));
   assert.deepEqual(kinds(d, "channels"), { [TCP_ID]: "changed", [RTU_ID]: "unchanged", [UA_ID]: "unchanged" });

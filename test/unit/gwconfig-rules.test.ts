@@ -327,6 +327,16 @@ test("a product's mapping must fit its channel's protocol, and a model must not 
   assert.equal(errs.length, 1, errs.join("\n"));
   assert.match(errs[0]!, /^modelList\[0\]: mixes Modbus points/);
   assert.deepEqual(devices(mixed), ["a1PumpCtrl/pump-01", "a1BoilerUa/boiler-01"]);
+  // an entry with only an identifier in a Modbus product is a broken point, not an OPC UA mapping
+  const bare = run((d) => d.modelList[ENV].properties.push({ identifier: "pressure" }));
+  assert.deepEqual(errorsOf(bare).map((e) => e.split(":")[0]).sort(), [
+    "modelList[0].properties[1].identifier",
+    "modelList[0].properties[6].identifier",
+    "modelList[0].properties[6].operateType",
+    "modelList[0].properties[6].originalDataType",
+    "modelList[0].properties[6].registerAddress",
+  ]);
+  assert.deepEqual(points(bare, "a1EnvMeter/env-meter-01"), ["temperature", "status", "running", "setpoint", "name"]);
 });
 
 test("a writable TSL property on a read-only table is a warning", () => {

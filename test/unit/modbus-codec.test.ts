@@ -281,6 +281,7 @@ describe("pointProblem", () => {
     assert.match(pointProblem(pt("string", { registerCount: 126 }))!, /registerCount/);
     assert.match(pointProblem(pt("int32", { address: 65535 }))!, /past address 65535/);
     assert.match(pointProblem(pt("int16", { scaling: 0 }))!, /scaling/);
+    assert.match(pointProblem(pt("int16", { pollingMs: 0 }))!, /pollingTime/);
   });
 });
 

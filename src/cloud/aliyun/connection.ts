@@ -129,8 +129,10 @@ export class AlinkConnection extends EventEmitter<Events> {
       password: fields.password,
       keepalive: o.keepaliveSeconds,
       protocolVersion: 4,
-      // QoS 1 downlinks sent during a short outage are still delivered (alink.md 1.5).
-      clean: false,
+      // Clean session: a property set or service call queued during an outage must not reach a field device
+      // minutes later (the cloud stopped waiting for its reply after ~5 s), just as sub-devices log in with
+      // cleanSession "true". Subscriptions are restored on every CONNACK anyway.
+      clean: true,
       // Reconnection is ours: the password must be re-signed with a fresh timestamp on every attempt.
       reconnectPeriod: 0,
       connectTimeout: 30_000,
@@ -149,7 +151,7 @@ export class AlinkConnection extends EventEmitter<Events> {
     });
     client.on("error", (err: Error & { code?: number | string }) => {
       if (typeof err.code === "number") refusedCode = err.code;
-      else lastError ??= err.message;
+      else lastError = err.message;
     });
     client.on("message", (topic, payload) => {
       if (client === this.client) this.onMessage(topic, payload);
@@ -157,7 +159,7 @@ export class AlinkConnection extends EventEmitter<Events> {
     client.on("close", () => {
       if (client !== this.client) return;
       if (!this.isConnected && refusedCode === undefined) this.o.logger.debug({ err: lastError ?? "connection closed" }, "connect attempt failed");
-      this.onClose(client, refusedCode);
+      this.onClose(client, refusedCode, lastError);
     });
   }
 
@@ -180,7 +182,7 @@ export class AlinkConnection extends EventEmitter<Events> {
     this.emit("connected");
   }
 
-  private onClose(client: MqttClient, refusedCode: number | undefined): void {
+  private onClose(client: MqttClient, refusedCode: number | undefined, lastError?: string): void {
     client.end(true);
     this.client = undefined;
     const wasConnected = this.isConnected;
@@ -191,7 +193,7 @@ export class AlinkConnection extends EventEmitter<Events> {
       this.lastDisconnectAt = Date.now();
       const lasted = Date.now() - this.connectedAt;
       if (lasted >= (this.o.stableMs ?? 60_000)) this.attempt = 0;
-      this.o.logger.warn({ connectedForMs: lasted }, "disconnected from cloud");
+      this.o.logger.warn({ connectedForMs: lasted, ...(lastError ? { err: lastError } : {}) }, "disconnected from cloud");
       this.emit("disconnected", "connection lost");
     }
     if (this.stopped) return;

@@ -38,11 +38,24 @@ export interface GatewayConfigDiff {
 }
 
 /**
- * Equal as canonical JSON. Identical plain JSON implies identical canonical JSON, and the parser
- * builds specs with a fixed key order, so the native serialiser settles the common case quickly.
+ * Equality as canonical JSON. Identical plain JSON implies identical canonical JSON, and many devices
+ * share the same mapping, so canonical texts are computed once per distinct plain text.
  */
-function same(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b) || canonicalJson(a) === canonicalJson(b);
+function sameness(): (a: unknown, b: unknown) => boolean {
+  const memo = new Map<string, string>();
+  const canonical = (plain: string, value: unknown): string => {
+    let text = memo.get(plain);
+    if (text === undefined) {
+      text = canonicalJson(value);
+      memo.set(plain, text);
+    }
+    return text;
+  };
+  return (a, b) => {
+    const pa = JSON.stringify(a) ?? "null";
+    const pb = JSON.stringify(b) ?? "null";
+    return pa === pb || canonical(pa, a) === canonical(pb, b);
+  };
 }
 
 function channelData(c: ChannelSpec): unknown {
@@ -88,6 +101,7 @@ function pairs<T>(prev: readonly T[], next: readonly T[], key: (item: T) => stri
 
 export function diffGatewayConfig(prev: GatewayConfig | null, next: GatewayConfig): GatewayConfigDiff {
   const before: GatewayConfig = prev ?? { channels: [], devices: [], products: {} };
+  const same = sameness();
 
   const channels: ChannelChange[] = pairs(before.channels, next.channels, (c) => c.serverId).map(({ key, prev: p, next: n }) => {
     const kind: ChangeKind = !p ? "added" : !n ? "removed" : same(channelData(p), channelData(n)) ? "unchanged" : "changed";

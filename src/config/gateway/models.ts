@@ -243,10 +243,11 @@ function detectProtocol(entry: JsonObject): { protocol: ModelProtocol; mixed: bo
   const props = Array.isArray(entry.properties) ? entry.properties : [];
   const hasMethods = [entry.services, entry.events].some((l) => Array.isArray(l) && l.length > 0);
   const modbus = props.some(isModbusShaped);
-  // Identifier-only entries map by DisplayName = identifier, so they count as OPC UA.
-  const opcua = hasMethods || props.some((p) => isObject(p) && !isModbusShaped(p));
+  const opcua = hasMethods || props.some((p) => isObject(p) && "displayName" in p && !isModbusShaped(p));
   if (modbus && opcua) return { protocol: "modbus", mixed: true };
-  return { protocol: modbus ? "modbus" : opcua ? "opcua" : "none", mixed: false };
+  // Identifier-only entries map by DisplayName = identifier in an OPC UA product; in a Modbus
+  // product they are points with missing fields.
+  return { protocol: modbus ? "modbus" : opcua || props.length > 0 ? "opcua" : "none", mixed: false };
 }
 
 function listsAreUsable(path: Path, log: ProblemLog): boolean {

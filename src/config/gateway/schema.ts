@@ -51,7 +51,8 @@ function toProblem(section: Section, err: ErrorObject): { path: PathSegment[]; m
     return { path, message: custom.replace("{value}", shortValue(err.data)) };
   }
   if (err.keyword === "type") {
-    const base = typeof custom === "string" ? custom : (err.message ?? "has the wrong type");
+    const expected = [(err.params as { type: string | string[] }).type].flat().join(" or ");
+    const base = typeof custom === "string" && !custom.includes("{value}") ? custom : `must be ${expected}`;
     return { path, message: `${base} (got ${describeType(err.data)})` };
   }
   return { path, message: err.message ?? `fails ${err.keyword}` };

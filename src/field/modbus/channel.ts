@@ -20,8 +20,9 @@ export type ModbusChannelSpec = ModbusTcpChannelSpec | ModbusRtuChannelSpec;
 /** Reconnect backoff: quick first retries for a restarting peer, then no more than one try per 30 s. */
 const RECONNECT_INITIAL_MS = 500;
 const RECONNECT_MAX_MS = 30_000;
-/** TCP timeouts in a row, with nothing received, that mark a connection as half-open. */
+/** A TCP connection on which this many requests in a row, over at least this long, got nothing back is taken for half-open. */
 const STALE_AFTER_TIMEOUTS = 5;
+const STALE_AFTER_MS = 30_000;
 
 export function createModbusChannel(spec: ModbusChannelSpec, sink: FieldSink, ctx: DriverContext): FieldChannel {
   return new ModbusChannel(spec, sink, ctx);
@@ -67,7 +68,13 @@ class ModbusChannel implements FieldChannel {
     if (spec.protocol === "modbus-tcp") {
       const connectTimeoutMs = Math.min(10_000, Math.max(2_000, 2 * this.timeoutMs));
       return () =>
-        new TcpTransport({ host: spec.host, port: spec.port, connectTimeoutMs, staleAfterTimeouts: STALE_AFTER_TIMEOUTS });
+        new TcpTransport({
+          host: spec.host,
+          port: spec.port,
+          connectTimeoutMs,
+          staleAfterTimeouts: STALE_AFTER_TIMEOUTS,
+          staleAfterMs: STALE_AFTER_MS,
+        });
     }
     return () => new RtuTransport({ line: spec });
   }
@@ -85,7 +92,7 @@ class ModbusChannel implements FieldChannel {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
-    for (const d of this.devices.values()) d.stop();
+    for (const d of this.devices.values()) d.halt();
     this.queue.abandonAll("channel stopped");
     await this.link.stop();
     this.reportedUp = undefined;

@@ -77,6 +77,7 @@ export function pointProblem(point: ModbusPointSpec): string | undefined {
     return `address ${point.address} is outside 0..65535`;
   }
   if (!Number.isFinite(point.scaling) || point.scaling === 0) return "scaling must be a finite non-zero number";
+  if (!Number.isFinite(point.pollingMs) || point.pollingMs <= 0) return `pollingTime ${point.pollingMs} is not a positive number of ms`;
   if (isBitArea(point.operateType)) {
     if (point.rawType !== "bool") return `${point.operateType} supports only the bool raw type`;
     return undefined;

@@ -11,6 +11,7 @@ import {
   encodeValue,
   isBitArea,
   isWritable,
+  MAX_WRITE_REGISTERS,
   pointProblem,
   pointWidth,
   type PointValue,
@@ -42,7 +43,7 @@ export interface PollerContext {
 }
 
 /** Consecutive cycles without any answer before a device is reported offline. */
-export const OFFLINE_AFTER_FAILED_CYCLES = 3;
+const OFFLINE_AFTER_FAILED_CYCLES = 3;
 const PROBE_BACKOFF_INITIAL_MS = 1000;
 const PROBE_BACKOFF_MAX_MS = 60_000;
 
@@ -93,23 +94,17 @@ export class DevicePoller {
       usable.push(point);
     }
     this.plans = planPolls(usable, { maxGap: ctx.maxGap }).map((plan) => {
-      const state: PlanState = { plan, running: false, timer: undefined as unknown as SlotTimer };
-      state.timer = new SlotTimer({ periodMs: plan.periodMs, onSlot: () => void this.runCycle(state) });
+      const state: PlanState = {
+        plan,
+        running: false,
+        timer: new SlotTimer({ periodMs: plan.periodMs, onSlot: () => this.guard(this.runCycle(state)) }),
+      };
       return state;
     });
     this.log.debug(
       { points: usable.length, plans: this.plans.map((p) => ({ periodMs: p.plan.periodMs, requests: p.plan.reads.length })) },
       "Modbus device planned",
     );
-  }
-
-  get online(): boolean {
-    return this.health === "online";
-  }
-
-  /** Requests per cycle, by period: for tests and the status page. */
-  get planSummary(): Array<{ periodMs: number; requests: number }> {
-    return this.plans.map((p) => ({ periodMs: p.plan.periodMs, requests: p.plan.reads.length }));
   }
 
   /** The link is up: poll now (or probe now if the device was dead), then keep the schedule. */
@@ -127,10 +122,21 @@ export class DevicePoller {
     if (this.health !== "offline") this.setOffline("channel", `channel down: ${reason}`);
   }
 
-  stop(): void {
-    this.stopped = true;
+  /** The channel stops: no polling until resume(), no health report (the channel is being shut down). */
+  halt(): void {
     this.active = false;
     this.stopTimers();
+  }
+
+  /** The device is removed: for good. */
+  stop(): void {
+    this.stopped = true;
+    this.halt();
+  }
+
+  /** A cycle or probe that throws is a bug; it must not become an unhandled rejection in the daemon. */
+  private guard(work: Promise<void>): void {
+    work.catch((err: unknown) => this.log.error({ err }, "Modbus poll failed unexpectedly"));
   }
 
   // ---- polling --------------------------------------------------------------------------------
@@ -328,7 +334,7 @@ export class DevicePoller {
     this.clearProbe();
     this.probeTimer = setTimeout(() => {
       this.probeTimer = undefined;
-      void this.probe();
+      this.guard(this.probe());
     }, delayMs);
   }
 
@@ -435,5 +441,8 @@ function isGatewayNoAnswer(err: ModbusExceptionError): boolean {
 function writeRequest(point: ModbusPointSpec, words: number[]): ModbusRequest {
   if (point.operateType === "coilStatus") return { fc: 5, address: point.address, value: words[0] === 0xff00 };
   if (words.length === 1) return { fc: 6, address: point.address, value: words[0]! };
+  if (words.length > MAX_WRITE_REGISTERS) {
+    throw new FieldError(FieldCode.badRequest, `${point.identifier}: ${words.length} registers exceed one FC16 write (${MAX_WRITE_REGISTERS})`);
+  }
   return { fc: 16, address: point.address, values: words };
 }

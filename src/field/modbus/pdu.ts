@@ -22,11 +22,6 @@ export type ModbusRequest =
 /** bits for FC1/2 (exactly `count`), registers for FC3/4, nothing for writes. */
 export type ModbusResult = { bits: boolean[] } | { registers: number[] } | { written: true };
 
-export function describeRequest(req: ModbusRequest): string {
-  const count = "count" in req ? req.count : "values" in req ? req.values.length : 1;
-  return `FC${req.fc} address ${req.address} count ${count}`;
-}
-
 function packBits(values: readonly boolean[]): Buffer {
   const out = Buffer.alloc(Math.ceil(values.length / 8));
   values.forEach((v, i) => {

@@ -14,11 +14,13 @@ export interface TcpTransportOptions {
   port: number;
   connectTimeoutMs: number;
   /**
-   * Consecutive timeouts, with nothing received in between, after which the connection is taken for
-   * half-open and dropped (the caller reconnects). A gateway with one dead unit behind it still answers
-   * for the others, so this only trips when the whole link is silent.
+   * Consecutive timeouts with nothing received, over at least staleAfterMs, after which the connection is
+   * taken for half-open and dropped (the caller reconnects): a peer that vanished without a FIN would
+   * otherwise hold the link for the minutes TCP retransmission takes to give up. A gateway with one dead
+   * unit behind it still answers for the others, so this only trips when the whole link is silent.
    */
   staleAfterTimeouts: number;
+  staleAfterMs: number;
 }
 
 interface Pending {
@@ -39,6 +41,7 @@ export class TcpTransport implements ModbusTransport {
   private readonly pending = new Map<number, Pending>();
   private rx: Buffer = Buffer.alloc(0);
   private silentTimeouts = 0;
+  private lastReceived = performance.now();
   private lostListener: ((reason: string) => void) | undefined;
   private lostReported = false;
 
@@ -72,6 +75,7 @@ export class TcpTransport implements ModbusTransport {
         socket.setNoDelay(true);
         // Keepalive notices a peer that vanished without a FIN (cable pulled, gateway power loss).
         socket.setKeepAlive(true, 10_000);
+        this.lastReceived = performance.now();
         this.open_ = true;
         resolve();
       });
@@ -114,9 +118,10 @@ export class TcpTransport implements ModbusTransport {
         this.pending.delete(tid);
         reject(new ModbusTimeoutError(timeoutMs));
         this.silentTimeouts++;
-        if (this.silentTimeouts >= this.options.staleAfterTimeouts) {
+        const silentFor = performance.now() - this.lastReceived;
+        if (this.silentTimeouts >= this.options.staleAfterTimeouts && silentFor >= this.options.staleAfterMs) {
           this.socket?.destroy();
-          this.lost(`no response to ${this.silentTimeouts} consecutive requests`);
+          this.lost(`no response to ${this.silentTimeouts} requests in ${Math.round(silentFor / 1000)} s`);
         }
       }, timeoutMs);
       this.pending.set(tid, { unit, req, timer, resolve, reject });
@@ -149,6 +154,7 @@ export class TcpTransport implements ModbusTransport {
       const pdu = this.rx.subarray(MBAP_HEADER, 6 + length);
       this.rx = this.rx.subarray(6 + length);
       this.silentTimeouts = 0;
+      this.lastReceived = performance.now();
       const p = this.pending.get(tid);
       if (!p) continue; // answer to a request that already timed out
       this.pending.delete(tid);

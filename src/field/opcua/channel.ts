@@ -438,12 +438,12 @@ export class OpcuaChannel implements FieldChannel {
   private methodArguments(live: LiveConnection, m: MethodBinding): Promise<MethodArguments> {
     if (!m.arguments) {
       m.arguments = (async () => {
-        const def = await live.request("read method arguments", () => live.session.getArgumentDefinition(this.ua!.resolveNodeId(m.nodeId)));
+        const def = await live.methodArguments(m.nodeId);
         const inputs = [];
-        for (const a of def.inputArguments ?? []) {
+        for (const a of def.inputs) {
           inputs.push({ name: a.name ?? "", builtin: await live.builtinOfDataType(a.dataType.toString()), array: (a.valueRank ?? -1) > 0 });
         }
-        return { inputs, outputs: (def.outputArguments ?? []).length };
+        return { inputs, outputs: def.outputs.length };
       })();
       m.arguments.catch(() => {
         m.arguments = undefined;

@@ -4,6 +4,7 @@
  * is reported once through `onLost`; the channel then discards this object and builds a new one.
  */
 import type {
+  Argument,
   ClientMonitoredItemBase,
   ClientSession,
   ClientSessionRawSubscriptionService,
@@ -306,6 +307,23 @@ export class LiveConnection {
     return out;
   };
 
+  /**
+   * Waits for a group or item to be created on the server. The objects are created synchronously and the
+   * listeners attached before the request goes out, so the first notification cannot slip past them.
+   */
+  private created(what: string, emitter: NodeJS.EventEmitter): Promise<void> {
+    return this.request(what, async () => {
+      await new Promise<void>((resolve, reject) => {
+        const onTerminated = (err?: Error) => reject(err ?? new Error(`${what} terminated`));
+        emitter.once("terminated", onTerminated);
+        emitter.once("initialized", () => {
+          emitter.off("terminated", onTerminated);
+          resolve();
+        });
+      });
+    });
+  }
+
   /** Creates value monitored items in batches of MaxMonitoredItemsPerCall, one group per sampling interval. */
   async monitorValues(requests: ValueMonitor[]): Promise<MonitorHandle[]> {
     const ua = this.ua;
@@ -315,18 +333,18 @@ export class LiveConnection {
     requests.forEach((r, i) => bySampling.set(r.samplingMs, [...(bySampling.get(r.samplingMs) ?? []), i]));
     for (const [samplingMs, indexes] of bySampling) {
       for (const batch of chunks(indexes, this.limits.monitoredItems)) {
-        const group = await this.request("CreateMonitoredItems", () =>
-          sub.monitorItems(
-            batch.map((i) => ({ nodeId: ua.resolveNodeId(requests[i]!.nodeId), attributeId: ua.AttributeIds.Value })),
-            { samplingInterval: samplingMs, queueSize: 1, discardOldest: true },
-            ua.TimestampsToReturn.Both,
-          ),
+        const group = ua.ClientMonitoredItemGroup.create(
+          sub,
+          batch.map((i) => ({ nodeId: ua.resolveNodeId(requests[i]!.nodeId), attributeId: ua.AttributeIds.Value })),
+          { samplingInterval: samplingMs, queueSize: 1, discardOldest: true },
+          ua.TimestampsToReturn.Both,
         );
         group.on("changed", (_item: ClientMonitoredItemBase, dv: DataValue, index: number) => {
           const i = batch[index];
           if (i === undefined || !handles[i]!.active) return;
           requests[i]!.onValue(dv);
         });
+        await this.created("CreateMonitoredItems", group);
         group.monitoredItems.forEach((item, k) => {
           const h = handles[batch[k]!]!;
           h.item = item;
@@ -342,16 +360,16 @@ export class LiveConnection {
   async monitorEvents(request: EventMonitor): Promise<MonitorHandle> {
     const ua = this.ua;
     const handle: MonitorHandle = { status: "Pending", ok: false, active: true };
-    const item = await this.request("CreateMonitoredItems", () =>
-      this.subscription!.monitor(
-        { nodeId: ua.resolveNodeId(request.nodeId), attributeId: ua.AttributeIds.EventNotifier },
-        { samplingInterval: 0, queueSize: 100, discardOldest: true, filter: request.filter },
-        ua.TimestampsToReturn.Neither,
-      ),
+    const item = ua.ClientMonitoredItem.create(
+      this.subscription!,
+      { nodeId: ua.resolveNodeId(request.nodeId), attributeId: ua.AttributeIds.EventNotifier },
+      { samplingInterval: 0, queueSize: 100, discardOldest: true, filter: request.filter },
+      ua.TimestampsToReturn.Neither,
     );
     item.on("changed", (fields: Variant[]) => {
       if (handle.active) request.onEvent(fields);
     });
+    await this.created("CreateMonitoredItems", item);
     handle.item = item;
     handle.ok = item.statusCode.isGood();
     handle.status = item.statusCode.name;
@@ -433,15 +451,40 @@ export class LiveConnection {
     return out;
   }
 
-  async readAttribute(nodeIds: string[], attribute: "EventNotifier"): Promise<unknown[]> {
-    const out: unknown[] = [];
+  /** Reads one attribute of many nodes in batches of MaxNodesPerRead. */
+  async readMany(nodeIds: string[], attribute: "Value" | "EventNotifier" = "Value"): Promise<DataValue[]> {
+    const out: DataValue[] = [];
     for (const batch of chunks(nodeIds, this.limits.read)) {
       const dvs = await this.request("Read", () =>
         this.session.read(batch.map((n) => ({ nodeId: this.ua.resolveNodeId(n), attributeId: this.ua.AttributeIds[attribute] }))),
       );
-      out.push(...dvs.map((dv) => (dv.statusCode.isGood() ? dv.value.value : undefined)));
+      out.push(...dvs);
     }
     return out;
+  }
+
+  async readAttribute(nodeIds: string[], attribute: "EventNotifier"): Promise<unknown[]> {
+    const dvs = await this.readMany(nodeIds, attribute);
+    return dvs.map((dv) => (dv.statusCode.isGood() ? dv.value.value : undefined));
+  }
+
+  /**
+   * A method's InputArguments and OutputArguments. Done with batched browse and read rather than node-opcua's
+   * getArgumentDefinition, which reads both in one request regardless of MaxNodesPerRead.
+   */
+  async methodArguments(methodId: string): Promise<{ inputs: Argument[]; outputs: Argument[] }> {
+    const props = (await this.browseMany([methodId], "properties")).get(methodId) ?? [];
+    const find = (name: string) => props.find((p) => p.browseName === name && p.browseNamespace === 0)?.nodeId;
+    const ids = [find("InputArguments"), find("OutputArguments")];
+    const present = ids.filter((x): x is string => x !== undefined);
+    const values = present.length > 0 ? await this.readMany(present) : [];
+    const valueOf = (id: string | undefined): Argument[] => {
+      if (!id) return [];
+      const dv = values[present.indexOf(id)];
+      if (!dv?.statusCode.isGood()) throw new Error(`cannot read the arguments of method ${methodId}: ${dv?.statusCode.name ?? "no value"}`);
+      return (dv.value.value as Argument[] | null) ?? [];
+    };
+    return { inputs: valueOf(ids[0]), outputs: valueOf(ids[1]) };
   }
 
   async close(): Promise<void> {

@@ -11,3 +11,4 @@ export type {
   SimValue,
   SimVariableSpec,
 } from "./model.js";
+export { FieldSinkRecorder, type EventRecord, type HealthRecord } from "./recorder.js";
