@@ -176,13 +176,20 @@ export class DownlinkRouter {
 
   private async lifecycle(reply: string, key: string, isGateway: boolean, action: "disable" | "enable" | "delete", msg: AlinkMessage | null): Promise<void> {
     this.counters.requests++;
-    // Reply first: after a disable or delete the sub-device has no session to reply with.
-    await this.link.reply(reply, msg?.["id"], 200, {});
     if (isGateway) {
+      await this.link.reply(reply, msg?.["id"], 200, {});
       this.logger.warn({ action }, "the cloud addressed the gateway itself with a lifecycle command");
       return;
     }
     this.logger.info({ device: key, action }, `sub-device ${action}d by the cloud`);
+    if (action === "enable") {
+      // A disabled sub-device has no session to reply with: log it in first (bounded), then answer.
+      await this.handlers.lifecycle(key, action);
+      await this.link.reply(reply, msg?.["id"], 200, {});
+      return;
+    }
+    // Reply first: after a disable or delete the sub-device has no session to reply with.
+    await this.link.reply(reply, msg?.["id"], 200, {});
     await this.handlers.lifecycle(key, action);
   }
 

@@ -244,8 +244,11 @@ export class Forwarder {
         if (r.exhausted) this.backlogDone = true;
         else if (r.entries.length < n) more = true;
       }
-      if (!this.backlogDone && this.inFlight.size < this.window && this.bucket.available() < 1) {
-        this.scheduleAt(this.bucket.msUntilToken());
+      if (!this.backlogDone && this.inFlight.size < this.window) {
+        // One reading decides: a token may have arrived since `available()` above.
+        const wait = this.bucket.msUntilToken();
+        if (wait === 0) more = true;
+        else this.scheduleAt(wait);
       }
     }
     if (more) this.schedule();

@@ -176,12 +176,24 @@ export class SubDeviceManager extends EventEmitter<Events> {
     await this.logout(dev, "disabled", "disabled in the cloud");
   }
 
-  async enable(key: string): Promise<void> {
+  /** Cloud re-enabled the sub-device: log it in again; resolves once it is online (or after `waitMs`). */
+  async enable(key: string, waitMs = 4000): Promise<void> {
     const dev = this.devs.get(key);
     if (!dev) return;
     if (dev.status === "disabled") this.setStatus(dev, dev.fieldOnline ? "waiting" : "offline");
     dev.nextAttemptAt = 0;
     this.schedule(0);
+    if (dev.online || !dev.fieldOnline) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.off("online", onOnline);
+        resolve();
+      };
+      const onOnline = (k: string) => k === key && done();
+      const timer = setTimeout(done, waitMs);
+      this.on("online", onOnline);
+    });
   }
 
   /** Cloud deleted the sub-device (thing.delete): forget its secret and state; never re-register it on our own. */
@@ -301,7 +313,7 @@ export class SubDeviceManager extends EventEmitter<Events> {
   }
 
   private async removeDevice(dev: Dev): Promise<void> {
-    if (dev.online) await this.logout(dev, "waiting", "removed from the gateway config");
+    if (dev.online) await this.logout(dev, "waiting", "removed from the gateway config", true);
     if (this.limits.pruneTopology && dev.bound && this.link.connected) {
       try {
         const r = await this.link.request(topics.topoDelete(this.link.gateway), {
@@ -335,12 +347,16 @@ export class SubDeviceManager extends EventEmitter<Events> {
     if (was) this.emit("offline", dev.key, reason);
   }
 
-  private async logout(dev: Dev, status: SessionStatus, reason: string): Promise<void> {
+  /**
+   * Logs the device out. Its topic subscriptions are kept unless it leaves the config: a disabled device must
+   * still hear `thing/enable`.
+   */
+  private async logout(dev: Dev, status: SessionStatus, reason: string, unsubscribe = false): Promise<void> {
     const was = dev.online;
     this.markOffline(dev, status, reason);
     if (!was || !this.link.connected) return;
     const gw = this.link.gateway;
-    void this.link.unsubscribe(deviceSubscriptions(dev)).catch(() => undefined);
+    if (unsubscribe) void this.link.unsubscribe(deviceSubscriptions(dev)).catch(() => undefined);
     try {
       const r = await this.link.request(topics.logout(gw), { params: { productKey: dev.productKey, deviceName: dev.deviceName } }, { qos: 0 });
       this.counters.logouts++;

@@ -70,6 +70,7 @@ export function deviceSubscriptions(d: Identity): string[] {
     replyTopic(topics.propertyPost(d)),
     topics.eventReplyWildcard(d),
     topics.propertySet(d),
+    topics.propertyGet(d),
     topics.serviceWildcard(d),
     topics.disable(d),
     topics.enable(d),

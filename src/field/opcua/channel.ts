@@ -15,7 +15,7 @@ import { attachDevices, bindingHandles, type DeviceBinding, type MethodArguments
 import { decodeEvent, type EventBinding } from "./events.js";
 import { LiveConnection, type Counters } from "./live.js";
 import { resolveSecurity, type SecuritySettings } from "./security.js";
-import { ClientPki, openSession, SessionError } from "./session.js";
+import { ClientPki, closeQuietly, openSession, SessionError } from "./session.js";
 import { loadNodeOpcua, registerSecret, type Ua } from "./ua.js";
 import { fromOpcuaValue, toOpcuaValue } from "./values.js";
 
@@ -68,6 +68,12 @@ export class OpcuaChannel implements FieldChannel {
   ) {
     this.serverId = spec.serverId;
     this.log = ctx.logger.child({ channel: spec.name, serverId: spec.serverId });
+  }
+
+  /** Connect, session and request timeout; a missing or nonsensical value falls back to 10 s. */
+  private get timeoutMs(): number {
+    const t = this.spec.timeoutMs;
+    return Number.isFinite(t) && t > 0 ? Math.max(t, 100) : 10_000;
   }
 
   async start(): Promise<void> {
@@ -138,14 +144,18 @@ export class OpcuaChannel implements FieldChannel {
         spec: this.spec,
         security: this.security!,
         pki: this.pki!,
-        timeoutMs: this.spec.timeoutMs,
+        timeoutMs: this.timeoutMs,
         logger: this.log,
       });
+      if (this.stopped) {
+        await closeQuietly(opened.client);
+        return;
+      }
       const publishingIntervalMs = Math.max(50, Math.min(250, this.ctx.options.opcuaSamplingMs));
       live = await LiveConnection.start({
         ua,
         opened,
-        timeoutMs: this.spec.timeoutMs,
+        timeoutMs: this.timeoutMs,
         counters: this.counters,
         subscription: { publishingIntervalMs, keepAliveMs: KEEPALIVE_MS },
         onLost: (reason) => this.onLost(live!, reason),
@@ -388,7 +398,7 @@ export class OpcuaChannel implements FieldChannel {
     if (err instanceof FieldError) return err;
     const msg = errorText(err);
     if ((err instanceof SessionError && err.kind === "timeout") || /timed out|BadTimeout\b/i.test(msg)) {
-      return new FieldError(FieldCode.timeout, `${what} timed out after ${this.spec.timeoutMs} ms`);
+      return new FieldError(FieldCode.timeout, `${what} timed out after ${this.timeoutMs} ms`);
     }
     if (/BadSession|BadSecureChannel|BadConnection|BadNotConnected|closed|disconnect/i.test(msg)) {
       return new FieldError(FieldCode.notConnected, `${what}: connection to ${this.spec.name} lost`);
