@@ -96,7 +96,9 @@ export class Gateway {
     }, log.child({ component: "downlink" }));
 
     this.subs.on("online", (key) => {
-      this.things.resetReporting(key);
+      // After a re-login, trigger-2 points report their current value again (C16); the first login needs no
+      // reset: the values sampled before it wait in the outbox.
+      if ((this.subs.state(key)?.loginCount ?? 0) > 1) this.things.resetReporting(key);
       this.forwarder.wake();
     });
     this.subs.on("offline", () => this.forwarder.wake());

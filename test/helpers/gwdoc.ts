@@ -24,6 +24,8 @@ export interface ModbusDocOptions {
   trigger?: 1 | 2;
   /** Change one device's slave id (to make "a changed device"). */
   slaveOffset?: Record<string, number>;
+  /** Replaces the TCP channel entry (e.g. an RTU line); serverId is kept. */
+  server?: Record<string, unknown>;
 }
 
 export function deviceName(prefix: string, i: number): string {
@@ -50,7 +52,7 @@ export function modbusDoc(o: ModbusDocOptions): Record<string, unknown> {
   }
   return {
     modelList: [{ profile: { productKey: pk }, properties }],
-    serverList: [{ protocol: "TCP", ip: "127.0.0.1", port: o.port ?? 1502, name: "test-tcp", serverId: "TESTMODBUSTCP01" }],
+    serverList: [{ ...(o.server ?? { protocol: "TCP", ip: "127.0.0.1", port: o.port ?? 1502, name: "test-tcp" }), serverId: "TESTMODBUSTCP01" }],
     deviceList,
     tslList: [meterTsl(o.points, pk)],
   };

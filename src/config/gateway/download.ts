@@ -3,7 +3,12 @@
  * `caFile` (then the only trusted CA) or the system CAs; plain http:// only when the operator allows
  * it. The size cap is enforced from Content-Length and while streaming. Messages show only the URL's
  * origin and path: its query string carries OSS signatures and tokens.
+ *
+ * `downloadDocument` keeps the body in memory (documents are small); `downloadToFile` streams it to disk
+ * with an optional digest and progress callback (firmware images can be hundreds of MB).
  */
+import { createHash, type Hash } from "node:crypto";
+import { createWriteStream, type WriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
@@ -28,7 +33,8 @@ export interface DownloadOptions {
   signal?: AbortSignal;
 }
 
-export type DownloadFailure = "refused" | "http" | "size" | "timeout" | "tls" | "network" | "aborted" | "config";
+/** `file`: the body could not be written to disk (downloadToFile only). */
+export type DownloadFailure = "refused" | "http" | "size" | "timeout" | "tls" | "network" | "aborted" | "config" | "file";
 
 export class DownloadError extends Error {
   constructor(
@@ -77,8 +83,39 @@ interface Attempt {
   allowHttp: boolean;
   maxBytes: number;
   timeoutMs: number;
+  /** Fails the attempt when no byte arrives for this long (only with downloadToFile). */
+  idleTimeoutMs?: number;
   maxRedirects: number;
   signal?: AbortSignal;
+}
+
+/**
+ * Where the body of a 200 response goes. Every attempt calls `begin` again, so a retry starts over.
+ * `fail` reports a storage error; `write` returns false to pause the response until `resume` is called.
+ */
+interface BodySink<T> {
+  begin(declared: number | undefined, fail: (err: Error) => void): void;
+  write(chunk: Buffer, resume: () => void): boolean;
+  end(): Promise<T>;
+  /** The attempt failed after `begin`: release what it holds. */
+  discard(): void;
+}
+
+function memorySink(): BodySink<Buffer> {
+  let chunks: Buffer[] = [];
+  return {
+    begin: () => {
+      chunks = [];
+    },
+    write: (chunk) => {
+      chunks.push(chunk);
+      return true;
+    },
+    end: async () => Buffer.concat(chunks),
+    discard: () => {
+      chunks = [];
+    },
+  };
 }
 
 function checkScheme(url: URL, allowHttp: boolean): void {
@@ -90,22 +127,33 @@ function checkScheme(url: URL, allowHttp: boolean): void {
   throw failure(`unsupported URL scheme ${url.protocol}`, url, "refused", false);
 }
 
-function fetchOnce(a: Attempt, redirectsLeft: number): Promise<Buffer> {
+function fetchOnce<T>(a: Attempt, redirectsLeft: number, sink: BodySink<T>): Promise<T> {
   checkScheme(a.url, a.allowHttp);
-  return new Promise<Buffer>((resolve, reject) => {
+  return new Promise<T>((resolve, reject) => {
     let settled = false;
-    const finish = (err: DownloadError | undefined, body?: Buffer): void => {
+    let sinking = false;
+    let idleTimer: NodeJS.Timeout | undefined;
+    const finish = (err: DownloadError | undefined, body?: T): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(idleTimer);
       a.signal?.removeEventListener("abort", onAbort);
       if (err) {
         req.destroy();
+        if (sinking) sink.discard();
         reject(err);
       } else resolve(body!);
     };
     const onAbort = (): void => finish(failure("aborted", a.url, "aborted", false));
     const timer = setTimeout(() => finish(failure(`timed out after ${formatSeconds(a.timeoutMs)}`, a.url, "timeout", true)), a.timeoutMs);
+    const idle = a.idleTimeoutMs;
+    const touch = (): void => {
+      if (idle === undefined) return;
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => finish(failure(`no data for ${formatSeconds(idle)}`, a.url, "timeout", true)), idle);
+    };
+    touch();
 
     const options: https.RequestOptions = {
       method: "GET",
@@ -127,10 +175,11 @@ function fetchOnce(a: Attempt, redirectsLeft: number): Promise<Buffer> {
           return finish(failure(`HTTP ${status} with an invalid Location`, a.url, "http", false, status));
         }
         clearTimeout(timer);
+        clearTimeout(idleTimer);
         settled = true;
         a.signal?.removeEventListener("abort", onAbort);
         Promise.resolve()
-          .then(() => fetchOnce({ ...a, url: target }, redirectsLeft - 1))
+          .then(() => fetchOnce({ ...a, url: target }, redirectsLeft - 1, sink))
           .then(resolve, reject);
         return;
       }
@@ -143,16 +192,24 @@ function fetchOnce(a: Attempt, redirectsLeft: number): Promise<Buffer> {
       if (Number.isFinite(declared) && declared > a.maxBytes) {
         return finish(failure(`the document (${declared} bytes) exceeds ${formatBytes(a.maxBytes)}`, a.url, "size", false));
       }
-      const chunks: Buffer[] = [];
+      sinking = true;
+      sink.begin(Number.isFinite(declared) ? declared : undefined, (err) =>
+        finish(failure(`cannot write the download (${(err as NodeJS.ErrnoException).code ?? err.message})`, a.url, "file", false)),
+      );
       let total = 0;
       res.on("data", (chunk: Buffer) => {
+        if (settled) return;
+        touch();
         total += chunk.length;
         if (total > a.maxBytes) finish(failure(`the document exceeds ${formatBytes(a.maxBytes)}`, a.url, "size", false));
-        else chunks.push(chunk);
+        else if (!sink.write(chunk, () => res.resume())) res.pause();
       });
       res.on("end", () => {
-        if (!res.complete) finish(failure("the connection closed before the whole document arrived", a.url, "network", true));
-        else finish(undefined, Buffer.concat(chunks, total));
+        if (!res.complete) return finish(failure("the connection closed before the whole document arrived", a.url, "network", true));
+        sink.end().then(
+          (body) => finish(undefined, body),
+          (err: Error) => finish(failure(`cannot write the download (${(err as NodeJS.ErrnoException).code ?? err.message})`, a.url, "file", false)),
+        );
       });
       res.on("error", (err: NodeJS.ErrnoException) => finish(failure(err.code ?? "response error", a.url, "network", true)));
     });
@@ -179,7 +236,11 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-export async function downloadDocument(url: string, opts: DownloadOptions): Promise<Buffer> {
+export function downloadDocument(url: string, opts: DownloadOptions): Promise<Buffer> {
+  return download(url, opts, memorySink());
+}
+
+async function download<T>(url: string, opts: DownloadOptions & { idleTimeoutMs?: number }, sink: BodySink<T>): Promise<T> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -200,6 +261,7 @@ export async function downloadDocument(url: string, opts: DownloadOptions): Prom
     allowHttp: opts.allowHttp,
     maxBytes: opts.maxBytes ?? DEFAULT_MAX_BYTES,
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
     maxRedirects: opts.maxRedirects ?? 5,
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
@@ -209,7 +271,7 @@ export async function downloadDocument(url: string, opts: DownloadOptions): Prom
   const started = Date.now();
   for (let n = 0; ; n++) {
     try {
-      return await fetchOnce(attempt, attempt.maxRedirects);
+      return await fetchOnce(attempt, attempt.maxRedirects, sink);
     } catch (err) {
       const e = err as DownloadError;
       const wait = delay * (n + 1);
@@ -221,4 +283,71 @@ export async function downloadDocument(url: string, opts: DownloadOptions): Prom
       await sleep(wait, opts.signal);
     }
   }
+}
+
+export interface FileDownloadOptions extends DownloadOptions {
+  /** Fails an attempt when no byte arrives for this long; `timeoutMs` still bounds the whole attempt. */
+  idleTimeoutMs?: number;
+  /** Digest of the stored bytes, computed while streaming. */
+  hash?: "md5" | "sha256";
+  /** Called for every chunk written (the caller throttles); a retry starts again from 0. */
+  onProgress?: (received: number, declared: number | undefined) => void;
+}
+
+export interface FileDownloadResult {
+  bytes: number;
+  /** Lower-case hex, when `hash` was asked for. */
+  digest?: string;
+}
+
+/**
+ * Streams the body into `file` (created or truncated, mode 0600) without holding it in memory. On failure
+ * the file may hold a partial body: the caller owns the path and removes it.
+ */
+export function downloadToFile(url: string, file: string, opts: FileDownloadOptions): Promise<FileDownloadResult> {
+  return download(url, opts, fileSink(file, opts));
+}
+
+function fileSink(file: string, opts: FileDownloadOptions): BodySink<FileDownloadResult> {
+  let out: WriteStream | undefined;
+  let hash: Hash | undefined;
+  let received = 0;
+  let declared: number | undefined;
+  return {
+    begin(size, fail) {
+      out?.destroy();
+      received = 0;
+      declared = size;
+      hash = opts.hash ? createHash(opts.hash) : undefined;
+      const stream = createWriteStream(file, { flags: "w", mode: 0o600 });
+      stream.on("error", (err) => {
+        if (stream === out) fail(err);
+      });
+      out = stream;
+    },
+    write(chunk, resume) {
+      received += chunk.length;
+      hash?.update(chunk);
+      opts.onProgress?.(received, declared);
+      const ok = out!.write(chunk);
+      if (!ok) out!.once("drain", resume);
+      return ok;
+    },
+    end() {
+      const stream = out!;
+      return new Promise<FileDownloadResult>((resolve, reject) => {
+        stream.once("error", reject);
+        // 'close' follows 'finish' once the descriptor is closed: the file is complete for its next reader.
+        stream.once("close", () => {
+          stream.off("error", reject);
+          if (!stream.errored) resolve({ bytes: received, ...(hash ? { digest: hash.digest("hex") } : {}) });
+        });
+        stream.end();
+      });
+    },
+    discard() {
+      out?.destroy();
+      out = undefined;
+    },
+  };
 }
