@@ -156,23 +156,31 @@ export async function attachDevices(o: AttachOptions): Promise<AttachResult[]> {
     result.problems.push(...match.problems);
   }
 
-  const handles = await live.monitorValues(
-    monitors.map((m) => ({
-      nodeId: m.binding.nodeId,
-      samplingMs: m.binding.samplingMs,
-      onValue: (dv: DataValue) => o.callbacks.onValue(m.binding, dv),
-    })),
-  );
-  monitors.forEach((m, i) => {
-    const h = handles[i]!;
-    m.binding.handle = h;
-    if (!h.ok) results.get(m.binding.deviceKey)!.problems.push(`${m.binding.spec.identifier}: monitored item ${h.status}`);
-  });
-
-  await bindEvents(
-    o,
-    found.map((f) => ({ spec: f.spec, result: results.get(f.spec.key)! })),
-  );
+  // Items created before a failing request are deleted again, so that a later attempt does not duplicate them.
+  const created: MonitorHandle[] = [];
+  try {
+    const handles = await live.monitorValues(
+      monitors.map((m) => ({
+        nodeId: m.binding.nodeId,
+        samplingMs: m.binding.samplingMs,
+        onValue: (dv: DataValue) => o.callbacks.onValue(m.binding, dv),
+      })),
+    );
+    created.push(...handles);
+    monitors.forEach((m, i) => {
+      const h = handles[i]!;
+      m.binding.handle = h;
+      if (!h.ok) results.get(m.binding.deviceKey)!.problems.push(`${m.binding.spec.identifier}: monitored item ${h.status}`);
+    });
+    await bindEvents(
+      o,
+      found.map((f) => ({ spec: f.spec, result: results.get(f.spec.key)! })),
+    );
+  } catch (err) {
+    for (const r of results.values()) created.push(...(r.binding?.events.map((e) => e.handle) ?? []));
+    if (!live.isLost) await live.unmonitor(created).catch(() => undefined);
+    throw err;
+  }
   return [...results.values()];
 }
 

@@ -53,6 +53,8 @@ export class OpcuaChannel implements FieldChannel {
   private stopped = false;
   private backoffMs = INITIAL_BACKOFF_MS;
   private retryTimer?: NodeJS.Timeout;
+  private rebindTimer?: NodeJS.Timeout;
+  private rebindBackoffMs = INITIAL_BACKOFF_MS;
   private queue: Promise<void> = Promise.resolve();
   private readonly tickers = new Map<number, { timer: NodeJS.Timeout; bindings: Set<PropertyBinding> }>();
   private pending: Sample[] = [];
@@ -97,7 +99,9 @@ export class OpcuaChannel implements FieldChannel {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.rebindTimer) clearTimeout(this.rebindTimer);
     this.retryTimer = undefined;
+    this.rebindTimer = undefined;
     this.clearTickers();
     const live = this.live;
     this.live = undefined;
@@ -178,10 +182,23 @@ export class OpcuaChannel implements FieldChannel {
     await this.attach([...this.devices.values()]);
   }
 
+  private scheduleRebind(): void {
+    if (this.stopped || this.rebindTimer) return;
+    const delay = this.rebindBackoffMs;
+    this.rebindBackoffMs = Math.min(this.rebindBackoffMs * 2, MAX_BACKOFF_REFUSED_MS);
+    this.rebindTimer = setTimeout(() => {
+      this.rebindTimer = undefined;
+      void this.enqueue(() => this.attach([...this.devices.values()]));
+    }, delay);
+  }
+
   private onLost(live: LiveConnection, reason: string): void {
     if (this.live !== live) return;
     this.live = undefined;
     this.clearTickers();
+    if (this.rebindTimer) clearTimeout(this.rebindTimer);
+    this.rebindTimer = undefined;
+    this.rebindBackoffMs = INITIAL_BACKOFF_MS;
     for (const e of this.devices.values()) e.binding = undefined;
     this.setChannelDown(`connection lost: ${reason}`);
     void live.close();
@@ -215,13 +232,15 @@ export class OpcuaChannel implements FieldChannel {
       });
     } catch (err) {
       if (live.isLost || this.live !== live) return;
-      // The server answered but refused something (e.g. a limit): the devices stay offline until the next connect.
+      // The session works but a request was refused or timed out: those devices are retried on this session.
       const reason = `binding failed: ${errorText(err)}`;
       for (const e of targets) this.setDeviceHealth(e, false, reason);
       this.log.warn({ err: errorText(err), devices: targets.length }, "OPC UA devices could not be bound");
+      this.scheduleRebind();
       return;
     }
     if (this.live !== live) return;
+    let unresolved = false;
     for (const r of results) {
       const entry = targets.find((e) => e.spec.key === r.key)!;
       if (this.devices.get(r.key) !== entry) {
@@ -231,6 +250,8 @@ export class OpcuaChannel implements FieldChannel {
       }
       if (!r.binding) {
         this.setDeviceHealth(entry, false, r.error ?? "not bound");
+        // a node path may appear later (servers that build their address space late): look again
+        if (entry.spec.opcua) unresolved = true;
         continue;
       }
       entry.binding = r.binding;
@@ -243,6 +264,8 @@ export class OpcuaChannel implements FieldChannel {
       entry.lastProblems = problems;
       this.setDeviceHealth(entry, true);
     }
+    if (unresolved) this.scheduleRebind();
+    else this.rebindBackoffMs = INITIAL_BACKOFF_MS;
   }
 
   addDevice(device: DeviceSpec): void {

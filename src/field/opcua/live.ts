@@ -331,27 +331,32 @@ export class LiveConnection {
     const handles: MonitorHandle[] = requests.map(() => ({ status: "Pending", ok: false, active: true }));
     const bySampling = new Map<number, number[]>();
     requests.forEach((r, i) => bySampling.set(r.samplingMs, [...(bySampling.get(r.samplingMs) ?? []), i]));
-    for (const [samplingMs, indexes] of bySampling) {
-      for (const batch of chunks(indexes, this.limits.monitoredItems)) {
-        const group = ua.ClientMonitoredItemGroup.create(
-          sub,
-          batch.map((i) => ({ nodeId: ua.resolveNodeId(requests[i]!.nodeId), attributeId: ua.AttributeIds.Value })),
-          { samplingInterval: samplingMs, queueSize: 1, discardOldest: true },
-          ua.TimestampsToReturn.Both,
-        );
-        group.on("changed", (_item: ClientMonitoredItemBase, dv: DataValue, index: number) => {
-          const i = batch[index];
-          if (i === undefined || !handles[i]!.active) return;
-          requests[i]!.onValue(dv);
-        });
-        await this.created("CreateMonitoredItems", group);
-        group.monitoredItems.forEach((item, k) => {
-          const h = handles[batch[k]!]!;
-          h.item = item;
-          h.ok = item.statusCode.isGood();
-          h.status = item.statusCode.name;
-        });
+    try {
+      for (const [samplingMs, indexes] of bySampling) {
+        for (const batch of chunks(indexes, this.limits.monitoredItems)) {
+          const group = ua.ClientMonitoredItemGroup.create(
+            sub,
+            batch.map((i) => ({ nodeId: ua.resolveNodeId(requests[i]!.nodeId), attributeId: ua.AttributeIds.Value })),
+            { samplingInterval: samplingMs, queueSize: 1, discardOldest: true },
+            ua.TimestampsToReturn.Both,
+          );
+          group.on("changed", (_item: ClientMonitoredItemBase, dv: DataValue, index: number) => {
+            const i = batch[index];
+            if (i === undefined || !handles[i]!.active) return;
+            requests[i]!.onValue(dv);
+          });
+          await this.created("CreateMonitoredItems", group);
+          group.monitoredItems.forEach((item, k) => {
+            const h = handles[batch[k]!]!;
+            h.item = item;
+            h.ok = item.statusCode.isGood();
+            h.status = item.statusCode.name;
+          });
+        }
       }
+    } catch (err) {
+      if (!this.isLost) await this.unmonitor(handles).catch(() => undefined);
+      throw err;
     }
     return handles;
   }
