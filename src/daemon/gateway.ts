@@ -19,6 +19,7 @@ import { GatewayConfigManager } from "./config-manager.js";
 import { DownlinkRouter } from "./downlinks.js";
 import { buildMetrics } from "./status.js";
 import { Metrics } from "../ops/metrics.js";
+import { OtaManager } from "../ops/ota.js";
 
 export interface GatewayOptions {
   /** Replaces the built-in drivers (tests use a recording driver). */
@@ -36,6 +37,7 @@ export class Gateway {
   forwarder!: Forwarder;
   configs!: GatewayConfigManager;
   router!: DownlinkRouter;
+  ota!: OtaManager;
   readonly metrics = new Metrics();
   readonly startedAt = Date.now();
   private started = false;
@@ -90,9 +92,17 @@ export class Gateway {
       logger: log.child({ component: "config" }),
       apply: (next, diff) => this.applyConfig(next, diff),
     });
+    this.ota = new OtaManager({
+      link: this.link, gateway: this.identity, version: cfg.gateway.firmwareVersion, dataDir: cfg.dataDir,
+      download: { caFile: cfg.download.caFile, allowHttp: cfg.download.allowHttp, timeoutMs: cfg.download.timeoutSeconds * 1000 },
+      installCommand: cfg.ota.installCommand, maxBytes: cfg.ota.maxBytes,
+      nextId: () => ids.next(), logger: log.child({ component: "ota" }),
+    });
+    this.ota.start();
     this.router = new DownlinkRouter(this.link, this.identity, this.things, this.field, this.subs, {
       configPush: (topic, msg) => void this.configs.handlePush(msg, (code, data, message) => this.link.reply(replyTopic(topic), msg?.["id"], code, data, message)),
       lifecycle: (key, action) => this.lifecycle(key, action),
+      ota: (topic, msg) => this.ota.handle(topic, msg),
     }, log.child({ component: "downlink" }));
 
     this.subs.on("online", (key) => {
@@ -153,6 +163,7 @@ export class Gateway {
     await step("outbox", () => this.store.outbox.flush());
     await step("sessions", () => this.subs.stop(Math.min(3000, left())));
     await step("forwarder", () => this.forwarder.stop(Math.min(2000, left())));
+    await step("ota", () => this.ota?.stop());
     await step("link", () => this.link.stop());
     await step("store", () => this.store.close());
     this.logger.info({ ms: Date.now() - t0 }, "fieldbridge stopped");

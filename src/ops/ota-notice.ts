@@ -3,15 +3,7 @@
  * before anything is downloaded. Pure functions; no I/O.
  */
 
-/** Progress steps (P25: always strings). */
-export const OtaStep = {
-  failed: "-1",
-  downloadFailed: "-2",
-  verifyFailed: "-3",
-  installFailed: "-4",
-  done: "100",
-} as const;
-
+/** Failure steps (P25: steps are strings): upgrade failed, download failed, verification failed, install failed. */
 export type FailureStep = "-1" | "-2" | "-3" | "-4";
 
 export type SignMethod = "Md5" | "Sha256";

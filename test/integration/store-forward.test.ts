@@ -36,8 +36,10 @@ test("an outage of several seconds while values change: every value arrives afte
   await new Promise((r) => setTimeout(r, 500));
 
   await emu.outage();
+  const outageFrom = new Map([...emitted].map(([k, v]) => [k, v.length]));
   await new Promise((r) => setTimeout(r, 3000));
   assert.ok(h.gw.store.outbox.stats().depth > 0, "values kept while offline");
+  const outageTo = new Map([...emitted].map(([k, v]) => [k, v.length]));
   await emu.restore();
   await until(() => h.gw.link.connected, 10_000, "reconnected");
   await new Promise((r) => setTimeout(r, 300));
@@ -56,11 +58,11 @@ test("an outage of several seconds while values change: every value arrives afte
     const bySeq = new Map(accepted.map((p) => [p.value as number, p.time]));
     const times = seqs.map((s) => bySeq.get(s)!);
     assert.ok(times.every((x, j) => j === 0 || x >= times[j - 1]!), "original sample times kept");
-    // The backlog (values of the outage) arrives in sample order.
-    const backlog = accepted.filter((p) => (p.value as number) > seqs[5]!).map((p) => p.value as number);
-    const firstOfEach = [...new Set(backlog)];
-    const outOfOrder = firstOfEach.filter((v, j) => j > 0 && v < firstOfEach[j - 1]!);
-    assert.ok(outOfOrder.length <= 3, `order per device (live values may interleave once): ${outOfOrder.length} inversions`);
+    // The backlog (values sampled during the outage) arrives in sample order; live values may interleave with it.
+    const during = new Set(seqs.slice(outageFrom.get(key(i))!, outageTo.get(key(i))!));
+    assert.ok(during.size >= 20, `sampled during the outage: ${during.size}`);
+    const arrival = [...new Set(accepted.map((p) => p.value as number).filter((v) => during.has(v)))];
+    assert.deepEqual(arrival, [...arrival].sort((a, b) => a - b), "backlog in order");
   }
   assert.equal(emu.rejected.filter((r) => r.code !== 200).length, 0, JSON.stringify(emu.rejected.slice(0, 2)));
 });

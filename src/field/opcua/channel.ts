@@ -14,7 +14,7 @@ import { FieldCode, FieldError, type ChannelStats, type DriverContext, type Fiel
 import { attachDevices, bindingHandles, type DeviceBinding, type MethodArguments, type MethodBinding, type PropertyBinding } from "./attach.js";
 import { decodeEvent, type EventBinding } from "./events.js";
 import { LiveConnection, type Counters } from "./live.js";
-import { resolveSecurity, type SecuritySettings } from "./security.js";
+import { resolveSecurity, rsa15Hint, type SecuritySettings } from "./security.js";
 import { ClientPki, closeQuietly, openSession, SessionError } from "./session.js";
 import { loadNodeOpcua, registerSecret, type Ua } from "./ua.js";
 import { fromOpcuaValue, toOpcuaValue } from "./values.js";
@@ -55,6 +55,7 @@ export class OpcuaChannel implements FieldChannel {
   private retryTimer?: NodeJS.Timeout;
   private rebindTimer?: NodeJS.Timeout;
   private rebindBackoffMs = INITIAL_BACKOFF_MS;
+  private lastBindError?: string;
   private queue: Promise<void> = Promise.resolve();
   private readonly tickers = new Map<number, { timer: NodeJS.Timeout; bindings: Set<PropertyBinding> }>();
   private pending: Sample[] = [];
@@ -81,17 +82,16 @@ export class OpcuaChannel implements FieldChannel {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    this.unregisterSecret = registerSecret(this.spec.password);
-    this.ua = await loadNodeOpcua(this.ctx.logger);
-    this.pki = ClientPki.for(this.ua, this.ctx.dataDir);
     try {
       this.security = resolveSecurity(this.spec);
     } catch (err) {
-      // A configuration error: reported like a connection failure and retried, in case the file is fixed
-      // under a running daemon by a config push, which restarts the channel anyway.
+      // A configuration error: the channel stays down (without loading node-opcua) until a new config replaces it.
       this.setChannelDown(`invalid security settings: ${errorText(err)}`);
       return;
     }
+    this.unregisterSecret = registerSecret(this.spec.password);
+    this.ua = await loadNodeOpcua(this.ctx.logger);
+    this.pki = ClientPki.for(this.ua, this.ctx.dataDir);
     if (this.stopped) return;
     this.scheduleConnect(0);
   }
@@ -103,12 +103,15 @@ export class OpcuaChannel implements FieldChannel {
     this.retryTimer = undefined;
     this.rebindTimer = undefined;
     this.clearTickers();
-    const live = this.live;
-    this.live = undefined;
-    if (live) await live.close();
+    const release = async () => {
+      const live = this.live;
+      this.live = undefined;
+      if (live) await live.close();
+    };
+    // Closing first makes in-flight requests of a running task fail fast; the task may still finish a connect.
+    await release();
     await this.queue;
-    if (this.live) await (this.live as LiveConnection).close();
-    this.live = undefined;
+    await release();
     for (const e of this.devices.values()) e.binding = undefined;
     this.unregisterSecret();
   }
@@ -167,7 +170,9 @@ export class OpcuaChannel implements FieldChannel {
     } catch (err) {
       this.counters.errors += 1;
       if (err instanceof SessionError && err.kind === "timeout") this.counters.timeouts += 1;
-      this.setChannelDown(err instanceof SessionError ? err.message : `connect failed: ${errorText(err)}`);
+      const hint = rsa15Hint(this.security!.policy);
+      const reason = err instanceof SessionError ? err.message : `connect failed: ${errorText(err)}`;
+      this.setChannelDown(hint && err instanceof SessionError && err.kind !== "config" ? `${reason} (${hint})` : reason);
       const refused = err instanceof SessionError && (err.kind === "auth" || err.kind === "security" || err.kind === "config");
       this.scheduleRetry(refused);
       return;
@@ -235,11 +240,13 @@ export class OpcuaChannel implements FieldChannel {
       // The session works but a request was refused or timed out: those devices are retried on this session.
       const reason = `binding failed: ${errorText(err)}`;
       for (const e of targets) this.setDeviceHealth(e, false, reason);
-      this.log.warn({ err: errorText(err), devices: targets.length }, "OPC UA devices could not be bound");
+      if (reason !== this.lastBindError) this.log.warn({ err: errorText(err), devices: targets.length }, "OPC UA devices could not be bound");
+      this.lastBindError = reason;
       this.scheduleRebind();
       return;
     }
     if (this.live !== live) return;
+    this.lastBindError = undefined;
     let unresolved = false;
     for (const r of results) {
       const entry = targets.find((e) => e.spec.key === r.key)!;

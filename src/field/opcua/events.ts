@@ -22,6 +22,9 @@ export interface EventBinding {
   fields: EventField[];
 }
 
+/** VariantArrayType.Scalar, without loading node-opcua for one constant. */
+const VARIANT_SCALAR = 0;
+
 /** Fields selected before the type's own ones. */
 const HEADER = ["EventType", "Time"] as const;
 
@@ -64,7 +67,7 @@ export function decodeEvent(binding: EventBinding, fields: Variant[]): DecodedEv
   const value: Record<string, unknown> = {};
   for (const o of binding.spec.outputs) {
     const v = fields[HEADER.length + o.index];
-    value[o.identifier] = v ? fromOpcuaValue(v.dataType, v.value, v.arrayType !== 0) : null;
+    value[o.identifier] = v ? fromOpcuaValue(v.dataType, v.value, v.arrayType !== VARIANT_SCALAR) : null;
   }
   return { value, time };
 }

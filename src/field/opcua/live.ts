@@ -25,12 +25,11 @@ export interface Limits {
   browse: number;
   read: number;
   write: number;
-  call: number;
   monitoredItems: number;
 }
 
 /** Used when the server does not publish a limit; 0 ("no limit") is capped to keep requests reasonable. */
-export const FALLBACK_LIMITS: Limits = { browse: 50, read: 100, write: 50, call: 10, monitoredItems: 100 };
+export const FALLBACK_LIMITS: Limits = { browse: 50, read: 100, write: 50, monitoredItems: 100 };
 const NO_LIMIT_CAP = 1000;
 
 export interface Counters {
@@ -157,7 +156,6 @@ export class LiveConnection {
       ["browse", ids.Server_ServerCapabilities_OperationLimits_MaxNodesPerBrowse],
       ["read", ids.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead],
       ["write", ids.Server_ServerCapabilities_OperationLimits_MaxNodesPerWrite],
-      ["call", ids.Server_ServerCapabilities_OperationLimits_MaxNodesPerMethodCall],
       ["monitoredItems", ids.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall],
     ];
     const limits: Limits = { ...FALLBACK_LIMITS };

@@ -56,3 +56,14 @@ export function resolveSecurity(spec: Pick<OpcuaChannelSpec, "securityPolicy" | 
   const userName = spec.userName?.trim() ? spec.userName : undefined;
   return { policy, mode, userName, usesServerCertificate: mode !== "None" || userName !== undefined };
 }
+
+/**
+ * Basic128Rsa15 uses RSA PKCS#1 v1.5 decryption, which Node 20.11+ refuses unless started with
+ * `--security-revert=CVE-2023-46809`. Returns a hint for the failure reason when that is missing.
+ */
+export function rsa15Hint(policy: SecurityPolicyName): string | undefined {
+  if (policy !== "Basic128Rsa15") return undefined;
+  const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join(" ");
+  if (flags.includes("CVE-2023-46809")) return undefined;
+  return "Basic128Rsa15 needs the node option --security-revert=CVE-2023-46809 on this Node version";
+}

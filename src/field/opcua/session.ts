@@ -66,7 +66,7 @@ function statusName(message: string): string | undefined {
 }
 
 function firstLine(text: string, secret: string | undefined): string {
-  let line = text.split("\n")[0]!.trim().slice(0, 200);
+  let line = text.split("\n")[0]!.trim().slice(0, 200).replace(/[\s,;:]+$/, "");
   if (secret) line = line.split(secret).join("[redacted]");
   return line;
 }

@@ -9,18 +9,25 @@ import type { Logger } from "pino";
 export type Ua = typeof NodeOpcua;
 
 let loading: Promise<Ua> | undefined;
-const secrets = new Set<string>();
+/** Passwords of running channels (with a use count), scrubbed from node-opcua's log text before it reaches ours. */
+const secrets = new Map<string, number>();
 
-/** Passwords of running channels, scrubbed from node-opcua's own log text before it reaches our log. */
 export function registerSecret(secret: string | undefined): () => void {
   if (!secret) return () => {};
-  secrets.add(secret);
-  return () => secrets.delete(secret);
+  secrets.set(secret, (secrets.get(secret) ?? 0) + 1);
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    const n = (secrets.get(secret) ?? 1) - 1;
+    if (n > 0) secrets.set(secret, n);
+    else secrets.delete(secret);
+  };
 }
 
 function scrub(text: string): string {
   let out = text;
-  for (const s of secrets) out = out.split(s).join("[redacted]");
+  for (const s of secrets.keys()) out = out.split(s).join("[redacted]");
   return out;
 }
 

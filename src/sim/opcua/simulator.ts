@@ -33,6 +33,8 @@ export interface OpcuaSimulator {
   get(devicePath: string, variable: string): unknown;
   /** Emits an event of one of the device's event types; fields by name. */
   raiseEvent(devicePath: string, eventName: string, fields: Record<string, SimValue>): void;
+  /** Adds a device while the server runs (a server that builds its address space late). */
+  addDevice(device: SimDeviceSpec): void;
   /** Sessions currently open on the server. */
   sessionCount(): number;
   shutdown(): Promise<void>;
@@ -283,6 +285,7 @@ export async function startOpcuaSimulator(options: OpcuaSimulatorOptions): Promi
       }
       d.node.raiseEvent(e.type, data);
     },
+    addDevice,
     sessionCount: () => server.currentSessionCount,
     async shutdown() {
       if (motionTimer) clearInterval(motionTimer);

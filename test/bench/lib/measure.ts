@@ -1,0 +1,141 @@
+/** Bringing a daemon to its steady state, measuring a window of it, and running the bare-client ceiling. */
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { CeilingPlan, CeilingResult } from "./ceiling.js";
+import { BenchDaemon, cpuPercent, type ProbeReport } from "./daemon.js";
+import type { Cloud } from "./rig.js";
+import type { RunDir } from "./rig.js";
+import { sleep } from "./stats.js";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+export interface SteadyDaemon {
+  daemon: BenchDaemon;
+  /** Spawn → every sub-device logged in, ms. */
+  rampMs: number;
+  /** Spawn → the backlog of the ramp replayed and the outbox back to its working depth, ms. */
+  settledMs: number;
+}
+
+/**
+ * Starts the daemon with the probe and waits (bounded) until `online` sub-devices are logged in and what piled
+ * up before their logins has been replayed, so that the window that follows sees live traffic only.
+ */
+export async function startSteady(run: RunDir, online: number, timeoutMs: number): Promise<SteadyDaemon> {
+  const daemon = new BenchDaemon({ configFile: run.configFile, logFile: run.logFile, probe: true, httpPort: run.httpPort });
+  const deadline = Date.now() + timeoutMs;
+  const fail = (what: string) => {
+    const s = daemon.logSummary();
+    return new Error(`${what}; daemon log: ${s.first.join(" | ") || "no warnings"}`);
+  };
+  let rampMs = Number.NaN;
+  let lastReplayed = -1;
+  let calm = 0;
+  for (;;) {
+    if (!daemon.running) throw fail(`daemon exited during start (code ${daemon.child.exitCode})`);
+    if (Date.now() > deadline) {
+      await daemon.stop();
+      throw fail(`not steady within ${timeoutMs} ms`);
+    }
+    await sleep(250);
+    let m: Map<string, number>;
+    try {
+      m = await daemon.metrics(5000);
+    } catch {
+      continue; // the status endpoint is not listening yet
+    }
+    if ((m.get("fieldbridge_subdevices_online") ?? 0) < online) continue;
+    if (Number.isNaN(rampMs)) rampMs = performance.now() - daemon.spawnedAtPerf;
+    const replayed = m.get("fieldbridge_uplinks_replayed_total") ?? 0;
+    const depth = m.get("fieldbridge_outbox_depth") ?? 0;
+    calm = replayed === lastReplayed && depth < 500 ? calm + 1 : 0;
+    lastReplayed = replayed;
+    if (calm >= 3) return { daemon, rampMs, settledMs: performance.now() - daemon.spawnedAtPerf };
+  }
+}
+
+export interface WindowResult {
+  seconds: number;
+  probe: ProbeReport;
+  cpuPercent: number;
+  gateway: {
+    samplesPerSec: number;
+    valuesReportedPerSec: number;
+    publishedPerSec: number;
+    ackedPerSec: number;
+    requestsPerSec: number;
+    fieldErrors: number;
+    fieldTimeouts: number;
+    outboxDepthEnd: number;
+    online: number;
+  };
+  cloud: {
+    messagesPerSec: number;
+    pointsPerSec: number;
+    bytesPerSec: number;
+    rejected: number;
+    rejectReasons: string[];
+  };
+  /** CPU of the scenario process (emulator + simulators), percent of one core. */
+  rigCpuPercent: number;
+}
+
+/** Measures `seconds` of the running daemon: inside (probe), its /metrics, and what the emulator accepted. */
+export async function measureWindow(daemon: BenchDaemon, cloud: Cloud, seconds: number): Promise<WindowResult> {
+  await daemon.probe("mark");
+  const m0 = await daemon.metrics();
+  const c0 = cloud.counter.snapshot();
+  const rig0 = process.cpuUsage();
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  const c1 = cloud.counter.snapshot();
+  const t1 = performance.now();
+  const rig = process.cpuUsage(rig0);
+  const probe = await daemon.probe("read");
+  const m1 = await daemon.metrics();
+  const secs = (t1 - t0) / 1000;
+  const d = (name: string) => ((m1.get(name) ?? 0) - (m0.get(name) ?? 0)) / secs;
+  return {
+    seconds: secs,
+    probe,
+    cpuPercent: cpuPercent(probe),
+    gateway: {
+      samplesPerSec: d("fieldbridge_samples_total"),
+      valuesReportedPerSec: d("fieldbridge_values_reported_total"),
+      publishedPerSec: d("fieldbridge_uplinks_published_total"),
+      ackedPerSec: d("fieldbridge_uplinks_acked_total"),
+      requestsPerSec: d("fieldbridge_channel_requests_total"),
+      fieldErrors: (m1.get("fieldbridge_channel_errors_total") ?? 0) - (m0.get("fieldbridge_channel_errors_total") ?? 0),
+      fieldTimeouts: (m1.get("fieldbridge_channel_timeouts_total") ?? 0) - (m0.get("fieldbridge_channel_timeouts_total") ?? 0),
+      outboxDepthEnd: m1.get("fieldbridge_outbox_depth") ?? 0,
+      online: m1.get("fieldbridge_subdevices_online") ?? 0,
+    },
+    cloud: {
+      messagesPerSec: (c1.messages - c0.messages) / secs,
+      pointsPerSec: (c1.properties - c0.properties) / secs,
+      bytesPerSec: (c1.bytes - c0.bytes) / secs,
+      rejected: c1.rejected - c0.rejected,
+      rejectReasons: c1.rejectReasons,
+    },
+    rigCpuPercent: ((rig.user + rig.system) / 1000 / (t1 - t0)) * 100,
+  };
+}
+
+/** Runs the bare modbus-serial loop (ceiling.ts) in its own process and returns its result. */
+export async function runCeiling(plan: CeilingPlan): Promise<CeilingResult> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "ceiling.ts"), JSON.stringify(plan)], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  const limit = plan.warmupMs + plan.seconds * 1000 + 30_000;
+  const timer = setTimeout(() => child.kill("SIGKILL"), limit);
+  const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+  clearTimeout(timer);
+  const line = out.trim().split("\n").pop() ?? "";
+  if (code !== 0 || !line.startsWith("{")) throw new Error(`ceiling client failed (exit ${code}): ${err.trim().slice(0, 500)}`);
+  return JSON.parse(line) as CeilingResult;
+}
