@@ -174,7 +174,7 @@ export class OtaManager {
       return;
     }
     const n = checked.notice;
-    const ctx = { source, version: n.version, url: n.url };
+    const ctx = { source, version: n.version, url: redactUrl(n.url) };
     if (this.job) {
       this.counters.ignored++;
       this.log.warn({ ...ctx, running: this.job.version }, "firmware upgrade already in progress; notice ignored");
@@ -246,7 +246,7 @@ export class OtaManager {
           onProgress: (received, declared) => {
             const step = downloadStep(received, n.size ?? declared);
             const now = Date.now();
-            if (step <= job.step) return;
+            if (step <= job.step || (step - job.step < 10 && now - lastAt < every)) return;
             job.step = step;
             lastAt = now;
             this.progress(String(step), "downloading");

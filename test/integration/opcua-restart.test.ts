@@ -137,12 +137,15 @@ describe("OPC UA reconnection", () => {
   test("a server restart on the same port is recovered by the same channel", async () => {
     const [direct] = channels;
     const t0 = Date.now();
+    const thumbprint = sim.certificateThumbprint;
     await sim.shutdown();
     await rec.waitFor("device offline", () => rec.device("pk/DIRECT")?.up === false, 10_000);
     assert.equal(rec.channel("DIRECT")?.up, false);
     assert.equal(direct!.stats().up, false);
 
     sim = await startOpcuaSimulator(serverOptions(sim.port));
+    // same port, same certificate: the pinned certificate is accepted again
+    assert.equal(sim.certificateThumbprint, thumbprint);
     await rec.waitFor("device online again", () => rec.device("pk/DIRECT")?.up, 20_000);
     assert.deepEqual(transitions(rec.deviceHealthLog, "pk/DIRECT", t0), ["down", "up"]);
     assert.deepEqual(transitions(rec.channelHealthLog, "DIRECT", t0).at(-1), "up");

@@ -264,6 +264,22 @@ describe("OTA with an install command", () => {
     }
     assert.deepEqual(secretsIn(logs, [gw.deviceSecret]), []);
   });
+
+  test("stopping the gateway cancels a running download, reports -2 and leaves no file", async () => {
+    h.emu.files.behave("firmware-5.0.0.bin", { delayMs: 20_000 });
+    const before = installer.calls().length;
+    const t0 = Date.now();
+    h.emu.otaUpgrade(gw, { version: "5.0.0", body: "z".repeat(5000) });
+    await h.emu.waitFor(() => progressSince(h, t0).some((p) => p.step === "1"), WAIT_MS, "download started");
+    const stopStarted = Date.now();
+    await h.gw.stop();
+    assert.ok(Date.now() - stopStarted < 8000, "the stop did not wait for the download");
+    const steps = progressSince(h, t0);
+    assert.equal(steps[steps.length - 1]!.step, "-2", JSON.stringify(steps));
+    assert.match(steps[steps.length - 1]!.desc, /shutting down/);
+    assert.equal(installer.calls().length, before);
+    assert.deepEqual(otaFiles(h), []);
+  });
 });
 
 describe("OTA without an install command", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { messageSecurityModeValue, resolveSecurity, securityPolicyUri, SECURITY_POLICIES } from "../../src/field/opcua/security.js";
+import { messageSecurityModeValue, resolveSecurity, rsa15Hint, securityPolicyUri, SECURITY_POLICIES } from "../../src/field/opcua/security.js";
 
 test("every supported policy maps to its OPC UA URI", () => {
   assert.deepEqual([...SECURITY_POLICIES], ["None", "Basic128Rsa15", "Basic256", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"]);
@@ -31,4 +31,19 @@ test("the server certificate matters when the channel is secured or a password i
   const anon = resolveSecurity({ securityPolicy: "None", securityMode: "None", userName: "  " });
   assert.equal(anon.userName, undefined);
   assert.equal(anon.usesServerCertificate, false);
+});
+
+test("Basic128Rsa15 failures carry a hint about the Node option it needs, unless it is set", (t) => {
+  const saved = process.env.NODE_OPTIONS;
+  t.after(() => {
+    if (saved === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = saved;
+  });
+  assert.equal(rsa15Hint("Basic256Sha256"), undefined);
+  process.env.NODE_OPTIONS = "--security-revert=CVE-2023-46809";
+  assert.equal(rsa15Hint("Basic128Rsa15"), undefined);
+  process.env.NODE_OPTIONS = "";
+  if (!process.execArgv.join(" ").includes("CVE-2023-46809")) {
+    assert.match(rsa15Hint("Basic128Rsa15") ?? "", /--security-revert=CVE-2023-46809/);
+  }
 });

@@ -4,22 +4,10 @@
  */
 import type { ModbusPointSpec, ModbusRawType, OperateType } from "../../config/gateway/model.js";
 import { FieldCode, FieldError } from "../driver.js";
+import { NATURAL_WIDTH, MAX_REGISTERS_PER_READ } from "../../config/gateway/modbus-types.js";
 
 /** A decoded point value, before the things layer converts it to the TSL type. */
 export type PointValue = number | bigint | boolean | string;
-
-/** Register width of each numeric raw type; string/customized data use registerCount, bool uses 1. */
-const NATURAL_WIDTH: Record<Exclude<ModbusRawType, "string" | "customized data">, number> = {
-  bool: 1,
-  int16: 1,
-  uint16: 1,
-  int32: 2,
-  uint32: 2,
-  float: 2,
-  int64: 4,
-  uint64: 4,
-  double: 4,
-};
 
 const INT_RANGE: Partial<Record<ModbusRawType, readonly [bigint, bigint]>> = {
   int16: [-0x8000n, 0x7fffn],
@@ -34,7 +22,7 @@ const INT_RANGE: Partial<Record<ModbusRawType, readonly [bigint, bigint]>> = {
 const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** Requests are capped by the protocol: 125 registers (FC3/4) or 2000 bits (FC1/2) per read. */
-export const MAX_READ_REGISTERS = 125;
+export const MAX_READ_REGISTERS = MAX_REGISTERS_PER_READ;
 export const MAX_READ_BITS = 2000;
 /** FC16 carries at most 123 registers. */
 export const MAX_WRITE_REGISTERS = 123;
@@ -65,7 +53,7 @@ export function readFunctionCode(operateType: OperateType): 1 | 2 | 3 | 4 {
 export function pointWidth(point: ModbusPointSpec): number {
   if (isBitArea(point.operateType)) return 1;
   if (point.rawType === "string" || point.rawType === "customized data") return point.registerCount;
-  return NATURAL_WIDTH[point.rawType];
+  return NATURAL_WIDTH[point.rawType] ?? point.registerCount;
 }
 
 /**

@@ -259,9 +259,7 @@ export async function openSession(o: OpenSessionOptions): Promise<OpenedSession>
     if (err instanceof SessionError) throw err;
     const status = statusName((err as Error)?.message ?? "");
     const who = security.userName !== undefined ? `user "${security.userName}"` : "anonymous";
-    if (status === "BadUserAccessDenied" || status === "BadIdentityTokenRejected" || status === "BadIdentityTokenInvalid") {
-      throw new SessionError("auth", `session rejected: ${status} (${who})`);
-    }
+    // BadUserAccessDenied and its kin are named as such; any other failure by its first line, password scrubbed.
     throw new SessionError("auth", `session rejected: ${status ?? firstLine((err as Error)?.message ?? String(err), spec.password)} (${who})`);
   }
   // The session answer carries the server certificate again: it must be the one that was just trusted.

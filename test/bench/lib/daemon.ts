@@ -49,6 +49,8 @@ export interface LogSummary {
   lines: number;
   warnings: number;
   errors: number;
+  /** Lines that are not JSON log entries (Node's own warnings on stderr). */
+  other: number;
   /** The first few distinct warning/error messages. */
   first: string[];
 }
@@ -151,7 +153,7 @@ export class BenchDaemon {
   /** Counts warnings and errors in the daemon's log (JSON lines). */
   logSummary(): LogSummary {
     const text = fs.existsSync(this.o.logFile) ? fs.readFileSync(this.o.logFile, "utf8") : "";
-    const summary: LogSummary = { lines: 0, warnings: 0, errors: 0, first: [] };
+    const summary: LogSummary = { lines: 0, warnings: 0, errors: 0, other: 0, first: [] };
     for (const line of text.split("\n")) {
       if (!line.trim()) continue;
       summary.lines++;
@@ -159,11 +161,13 @@ export class BenchDaemon {
       try {
         entry = JSON.parse(line) as { level?: string; msg?: string };
       } catch {
-        entry = { level: "error", msg: line.slice(0, 200) };
+        summary.other++;
+        entry = { level: "stderr", msg: line.slice(0, 200) };
+        if (!line.includes("DeprecationWarning") && !line.includes("--trace-deprecation")) entry.level = "error";
       }
       if (entry.level === "warn") summary.warnings++;
       else if (entry.level === "error" || entry.level === "fatal") summary.errors++;
-      else continue;
+      else if (entry.level !== "stderr") continue;
       const text = `${entry.level}: ${entry.msg ?? ""}`;
       if (summary.first.length < 5 && !summary.first.includes(text)) summary.first.push(text);
     }

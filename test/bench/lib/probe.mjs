@@ -11,7 +11,10 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 
 if (typeof process.send === "function") {
-  const delay = monitorEventLoopDelay({ resolution: 10 });
+  // The histogram records the whole interval between two ticks of a RESOLUTION_MS timer; the lag is what
+  // exceeds the resolution (the same correction as fastify's under-pressure).
+  const RESOLUTION_MS = 10;
+  const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   delay.enable();
   let cpuBase = process.cpuUsage();
   let wallBase = performance.now();
@@ -32,7 +35,7 @@ if (typeof process.send === "function") {
     sample();
     const cpu = process.cpuUsage(cpuBase);
     const mem = process.memoryUsage();
-    const ns = (v) => (Number.isFinite(v) ? v / 1e6 : null);
+    const lag = (ns) => (Number.isFinite(ns) ? Math.max(0, ns / 1e6 - RESOLUTION_MS) : null);
     return {
       wallMs: performance.now() - wallBase,
       cpuUserUs: cpu.user,
@@ -43,7 +46,7 @@ if (typeof process.send === "function") {
       heapUsed: mem.heapUsed,
       heapTotal: mem.heapTotal,
       external: mem.external,
-      lagMs: { p50: ns(delay.percentile(50)), p99: ns(delay.percentile(99)), max: ns(delay.max), mean: ns(delay.mean) },
+      lagMs: { p50: lag(delay.percentile(50)), p99: lag(delay.percentile(99)), max: lag(delay.max), mean: lag(delay.mean) },
     };
   };
 
