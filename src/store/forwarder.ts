@@ -97,7 +97,7 @@ export class Forwarder {
     this.outbox = o.outbox;
     this.publisher = o.publisher;
     this.canSend = o.canSend;
-    this.log = o.logger.child({ component: "forwarder" });
+    this.log = o.logger; // the caller names the component (pino would repeat a key bound twice)
     this.window = o.window ?? 32;
     this.retryDelayMs = o.retryDelayMs ?? 1_000;
     this.publishTimeoutMs = o.publishTimeoutMs ?? 60_000;
