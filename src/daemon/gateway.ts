@@ -129,8 +129,9 @@ export class Gateway {
     const changedChannels = new Set(diff.channels.filter((c) => c.kind === "changed").map((c) => c.serverId));
     const changedDevices = new Set(diff.devices.filter((d) => d.kind === "changed").map((d) => d.key));
     this.things.setConfig(next);
-    await this.field.apply(next, changedChannels, changedDevices);
+    // Sessions learn the devices before the drivers start: a device may answer its first poll at once.
     this.subs.setConfigured(next.devices);
+    await this.field.apply(next, changedChannels, changedDevices);
     for (const key of changedDevices) this.things.resetReporting(key);
   }
 

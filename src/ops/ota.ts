@@ -253,8 +253,8 @@ export class OtaManager {
           },
         });
       } catch (err) {
-        const e = err as DownloadError;
-        const reason = e.kind === "aborted" ? "download interrupted: the gateway is shutting down" : e.message;
+        // After an abort the error may be the one of an attempt whose retry was cancelled.
+        const reason = job.abort.signal.aborted ? "download interrupted: the gateway is shutting down" : (err as DownloadError).message;
         return this.fail("-2", reason, ctx);
       }
       if (n.size !== undefined && result.bytes !== n.size) {
@@ -263,7 +263,7 @@ export class OtaManager {
       if (!digestMatches(n.digest, result.digest ?? "")) {
         return this.fail("-3", `${n.signMethod} checksum mismatch`, { ...ctx, expected: n.digest, actual: result.digest });
       }
-      if (job.abort.signal.aborted) return this.fail("-4", "not installed: the gateway is shutting down", ctx);
+      if (job.abort.signal.aborted) return this.fail("-1", "not installed: the gateway is shutting down", ctx);
       job.phase = "install";
       this.progress("99", `firmware ${n.version} verified; installing`);
       const installed = await runInstaller({

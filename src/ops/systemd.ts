@@ -62,10 +62,11 @@ export class SystemdNotifier {
       // --pid: the message speaks for the daemon (MAINPID=), not for the short-lived helper.
       this.sender = { kind: "systemd-notify", cmd: notify, args: (msg) => [`--pid=${process.pid}`, ...msg.split("\n")], stdin: false };
     } else if (socat) {
-      // An abstract socket name starts with "@" in NOTIFY_SOCKET. Without -u, socat lingers for its 0.5 s
-      // half-close timeout after sending, which gives the service manager time to attribute the message.
+      // An abstract socket name starts with "@" in NOTIFY_SOCKET. socat lingers for its half-close timeout
+      // (-t) after sending: the service manager finds the unit of a message by the sender's pid, which must
+      // still exist when the message is read.
       const address = this.socket.startsWith("@") ? `ABSTRACT-SENDTO:${this.socket.slice(1)}` : `UNIX-SENDTO:${this.socket}`;
-      this.sender = { kind: "socat", cmd: socat, args: () => ["-", address], stdin: true };
+      this.sender = { kind: "socat", cmd: socat, args: () => ["-t", "0.3", "-", address], stdin: true };
     } else {
       logger.warn("NOTIFY_SOCKET is set but neither systemd-notify nor socat is available; readiness cannot be reported");
     }

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
-import type { Socket } from "node:net";
+import { isIP, type Socket } from "node:net";
 import mqtt, { type MqttClient, type IClientOptions } from "mqtt";
 import type { Logger } from "pino";
 import { mqttConnectFields, type ConnectSignMethod } from "./sign.js";
@@ -138,7 +138,8 @@ export class AlinkConnection extends EventEmitter<Events> {
       connectTimeout: 30_000,
       resubscribe: false,
       queueQoSZero: false,
-      ...(o.tls ? { ca: this.ca, rejectUnauthorized: true, servername: o.host } : {}),
+      // SNI carries a host name only (RFC 6066); an IP address is verified against the certificate's IP SANs.
+      ...(o.tls ? { ca: this.ca, rejectUnauthorized: true, ...(isIP(o.host) ? {} : { servername: o.host }) } : {}),
     };
     const client = mqtt.connect(opts);
     this.client = client;
