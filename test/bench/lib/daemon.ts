@@ -174,6 +174,24 @@ export class BenchDaemon {
     return summary;
   }
 
+  /** The last `n` log messages as "level component msg", for error reports. */
+  logTail(n: number): string[] {
+    const text = fs.existsSync(this.o.logFile) ? fs.readFileSync(this.o.logFile, "utf8") : "";
+    return text
+      .split("\n")
+      .filter((l) => l.trim())
+      .slice(-n)
+      .map((line) => {
+        try {
+          const e = JSON.parse(line) as Record<string, unknown>;
+          const ctx = e["device"] ?? e["channel"] ?? e["serverId"] ?? "";
+          return `${String(e["level"])} ${String(e["component"] ?? "")} ${String(e["msg"])} ${String(ctx)}`.trim();
+        } catch {
+          return line.slice(0, 200);
+        }
+      });
+  }
+
   /** The first log line with this message, parsed (for timestamps). */
   findLog(msg: string): Record<string, unknown> | undefined {
     const text = fs.existsSync(this.o.logFile) ? fs.readFileSync(this.o.logFile, "utf8") : "";

@@ -50,10 +50,12 @@ async function timedStart(cloud: Cloud, run: RunDir, keys: string[], opcuaKeys: 
   const seen = new Set<string>();
   const r: StartRun = { firstPostMs: NaN, allDevicesMs: NaN, firstOpcuaMs: NaN, connectedMs: NaN, startedLogMs: NaN, stopMs: NaN };
   let daemon: BenchDaemon | undefined;
+  const rejected: string[] = [];
   const onRecord = (e: EmulatorEvent) => {
     if (!daemon) return;
     const at = performance.now() - daemon.spawnedAtPerf;
     if (e.kind === "connects" && e.record.accepted && Number.isNaN(r.connectedMs)) r.connectedMs = at;
+    if (e.kind === "rejected") rejected.push(`${e.record.deviceKey ?? ""} ${e.record.identifier ?? ""} ${e.record.reason}`);
     // Values sampled by an earlier run (still in the outbox) do not count as this start's first post.
     if (e.kind !== "properties" || e.record.time < daemon.spawnedAt) return;
     if (Number.isNaN(r.firstPostMs)) r.firstPostMs = at;
@@ -69,7 +71,7 @@ async function timedStart(cloud: Cloud, run: RunDir, keys: string[], opcuaKeys: 
       await waitUntil(() => !Number.isNaN(r.allDevicesMs) || !d.running, 30_000, "every device's first accepted post", 10);
     } catch (err) {
       const missing = keys.filter((k) => !seen.has(k));
-      throw new Error(`${(err as Error).message}; no post yet from ${missing.join(", ")}; daemon log: ${d.logSummary().first.join(" | ")}`);
+      throw new Error(`${(err as Error).message}; no post yet from ${missing.join(", ")}; rejected: ${rejected.slice(0, 3).join(" | ") || "none"}; daemon log tail: ${d.logTail(12).join(" | ")}`);
     }
     if (!d.running) throw new Error(`daemon exited during start: ${d.logSummary().first.join(" | ")}`);
     const started = d.findLog("fieldbridge started");
