@@ -3,14 +3,11 @@
 import { readFileSync, existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { packageVersion } from "./ops/version.js";
 import { loadBootstrap, prepareDataDir, ConfigError, type BootstrapConfig } from "./config/bootstrap/load.js";
 
 const DEFAULT_CONFIG = "/etc/fieldbridge/config.json";
 
-export function packageVersion(): string {
-  const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..", "package.json");
-  return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
-}
 
 const HELP = `fieldbridge — edge gateway: Modbus RTU/TCP and OPC UA devices to Alibaba Cloud IoT Platform
 

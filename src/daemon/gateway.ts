@@ -20,6 +20,7 @@ import { DownlinkRouter } from "./downlinks.js";
 import { buildMetrics } from "./status.js";
 import { Metrics } from "../ops/metrics.js";
 import { OtaManager } from "../ops/ota.js";
+import { GatewayTelemetry } from "./telemetry.js";
 
 export interface GatewayOptions {
   /** Replaces the built-in drivers (tests use a recording driver). */
@@ -38,6 +39,7 @@ export class Gateway {
   configs!: GatewayConfigManager;
   router!: DownlinkRouter;
   ota!: OtaManager;
+  telemetry!: GatewayTelemetry;
   readonly metrics = new Metrics();
   readonly startedAt = Date.now();
   private started = false;
@@ -99,6 +101,7 @@ export class Gateway {
       nextId: () => ids.next(), logger: log.child({ component: "ota" }),
     });
     this.ota.start();
+    this.telemetry = new GatewayTelemetry(this, cfg.telemetry.intervalSeconds * 1000);
     this.router = new DownlinkRouter(this.link, this.identity, this.things, this.field, this.subs, {
       configPush: (topic, msg) => void this.configs.handlePush(msg, (code, data, message) => this.link.reply(replyTopic(topic), msg?.["id"], code, data, message)),
       lifecycle: (key, action) => this.lifecycle(key, action),
@@ -122,6 +125,7 @@ export class Gateway {
     onLocalConfigApplied?.();
     this.forwarder.start();
     this.link.start();
+    this.telemetry.start();
     log.info({ gateway: this.gwKey, host: cfg.mqtt.host, port: cfg.mqtt.port, tls: cfg.mqtt.tls, dataDir: cfg.dataDir }, "fieldbridge started");
   }
 
@@ -159,6 +163,7 @@ export class Gateway {
         this.logger.warn({ step: name, err: (err as Error).message }, "shutdown step failed");
       }
     };
+    this.telemetry.stop();
     await step("field", () => this.field.stop());
     await step("things", () => this.things.stop());
     await step("outbox", () => this.store.outbox.flush());

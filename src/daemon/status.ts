@@ -92,7 +92,10 @@ export function status(gw: Gateway): Record<string, unknown> {
   };
 }
 
-const SESSION_STATES: SessionStatus[] = ["waiting", "online", "offline", "disabled", "deleted", "conflict", "error"];
+/** Every session state, so that each series exists from the start (the compiler checks the list is complete). */
+const SESSION_STATES = Object.keys({
+  waiting: 0, online: 0, offline: 0, disabled: 0, deleted: 0, conflict: 0, error: 0,
+} satisfies Record<SessionStatus, 0>) as SessionStatus[];
 
 /** Registers every metric; values are read at scrape time from the parts' own counters. */
 export function buildMetrics(gw: Gateway): void {

@@ -1,5 +1,5 @@
 /** Local status endpoint (http.listen): GET /healthz, GET /status (JSON, no secrets), GET /metrics (Prometheus). */
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
 
 export interface OpsHandlers {
@@ -8,37 +8,51 @@ export interface OpsHandlers {
   metrics(): string;
 }
 
+/** `host:port`, `[v6]:port`; the schema of http.listen has checked the shape already. */
 export function parseListen(listen: string): { host: string; port: number } {
   const i = listen.lastIndexOf(":");
   const host = listen.slice(0, i).replace(/^\[(.*)\]$/, "$1");
-  return { host, port: Number(listen.slice(i + 1)) };
+  const port = Number(listen.slice(i + 1));
+  if (i <= 0 || !host || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`http.listen: expected host:port, got "${listen}"`);
+  return { host, port };
+}
+
+function send(res: ServerResponse, code: number, type: string, body: string, extra: Record<string, string> = {}): void {
+  // Scrapers and load balancers must always see the current state.
+  res.writeHead(code, { "content-type": type, "cache-control": "no-store", ...extra }).end(body);
 }
 
 export class OpsServer {
   private server: Server | undefined;
+  /** The last handler error logged per path: a scraper hitting the same failure every few seconds logs it once. */
+  private readonly lastError = new Map<string, string>();
 
   constructor(private readonly listen: string, private readonly h: OpsHandlers, private readonly logger: Logger) {}
 
   async start(): Promise<void> {
     const { host, port } = parseListen(this.listen);
     const server = createServer((req, res) => {
-      const path = (req.url ?? "/").split("?")[0];
+      const path = (req.url ?? "/").split("?")[0] ?? "/";
       try {
         if (req.method !== "GET" && req.method !== "HEAD") {
-          res.writeHead(405, { allow: "GET" }).end();
+          send(res, 405, "text/plain; charset=utf-8", "method not allowed\n", { allow: "GET, HEAD" });
         } else if (path === "/healthz") {
           const hs = this.h.health();
-          res.writeHead(hs.ok ? 200 : 503, { "content-type": "text/plain; charset=utf-8" }).end(hs.ok ? "ok\n" : `unhealthy: ${hs.reason ?? "unknown"}\n`);
+          send(res, hs.ok ? 200 : 503, "text/plain; charset=utf-8", hs.ok ? "ok\n" : `unhealthy: ${hs.reason ?? "unknown"}\n`);
         } else if (path === "/status") {
-          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(this.h.status(), null, 2) + "\n");
+          send(res, 200, "application/json; charset=utf-8", JSON.stringify(this.h.status(), null, 2) + "\n");
         } else if (path === "/metrics") {
-          res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }).end(this.h.metrics());
+          send(res, 200, "text/plain; version=0.0.4; charset=utf-8", this.h.metrics());
         } else {
-          res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+          send(res, 404, "text/plain; charset=utf-8", "not found: try /healthz, /status or /metrics\n");
         }
+        this.lastError.delete(path);
       } catch (err) {
-        this.logger.warn({ path, err: (err as Error).message }, "status endpoint error");
-        if (!res.headersSent) res.writeHead(500).end();
+        const message = (err as Error).message;
+        if (this.lastError.get(path) !== message) this.logger.warn({ path, err: message }, "status endpoint error");
+        this.lastError.set(path, message);
+        if (!res.headersSent) send(res, 500, "text/plain; charset=utf-8", "internal error\n");
+        else res.destroy();
       }
     });
     await new Promise<void>((resolve, reject) => {
@@ -49,9 +63,10 @@ export class OpsServer {
       });
     });
     this.server = server;
-    this.logger.info({ listen: this.listen }, "status endpoint listening");
+    this.logger.info({ listen: this.listen, port: this.port }, "status endpoint listening");
   }
 
+  /** The bound port (useful with port 0). */
   get port(): number {
     const a = this.server?.address();
     return a && typeof a === "object" ? a.port : 0;
@@ -61,7 +76,9 @@ export class OpsServer {
     const s = this.server;
     this.server = undefined;
     if (!s) return;
+    const closed = new Promise<void>((r) => s.close(() => r()));
+    // Keep-alive connections of scrapers would hold close() open.
     s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
+    await closed;
   }
 }

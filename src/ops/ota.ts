@@ -6,10 +6,10 @@
  * version reported after the installer restarted the service.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { packageVersion } from "./version.js";
 import type { Logger } from "pino";
 import type { AlinkConnection, AlinkMessage } from "../cloud/aliyun/connection.js";
 import { topics, type Identity } from "../cloud/aliyun/topics.js";
@@ -64,15 +64,6 @@ interface Job {
   done: Promise<void>;
 }
 
-/** The version in package.json (same location relative to src/ops and dist/ops). */
-export function packageVersion(): string {
-  try {
-    const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json");
-    return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
-  } catch {
-    return "0.0.0";
-  }
-}
 
 export class OtaManager {
   readonly version: string;

@@ -126,6 +126,8 @@ test("/healthz is 200 and /status shows connection, config version, channels, su
   assert.equal(st["gateway"].productKey, GATEWAY.productKey);
   assert.equal(st["gateway"].deviceName, GATEWAY.deviceName);
   assert.equal(typeof st["gateway"].uptimeSeconds, "number");
+  assert.match(st["gateway"].version, /^\d+\.\d+\.\d+/);
+  assert.deepEqual(st["health"], { ok: true, reason: null });
   assert.equal(st["connection"].connected, true);
   assert.equal(st["connection"].host, "127.0.0.1");
   assert.equal(st["connection"].port, emu.port);
@@ -319,7 +321,13 @@ test("/metrics parses as Prometheus text and its counters move between two scrap
   assert.equal(value(first, "fieldbridge_up"), 1);
   assert.equal(value(first, "fieldbridge_cloud_connected"), 1);
   assert.equal(value(first, "fieldbridge_subdevices_online"), 2);
-  assert.equal(value(first, "fieldbridge_channel_up", { channel: "test-tcp" }), 1);
+  assert.equal(value(first, "fieldbridge_channel_up", { channel: "test-tcp", server_id: "TESTMODBUSTCP01", protocol: "modbus-tcp" }), 1);
+  assert.equal(value(first, "fieldbridge_subdevices", { state: "online" }), 2);
+  assert.equal(value(first, "fieldbridge_subdevices", { state: "error" }), 0);
+  assert.equal(value(first, "fieldbridge_healthy"), 1);
+  assert.equal(value(first, "fieldbridge_cloud_down_seconds"), 0);
+  assert.equal(value(first, "fieldbridge_config_failing"), 0);
+  assert.equal(value(first, "fieldbridge_build_info", { node: process.versions.node }), 1);
   assert.ok(value(first, "fieldbridge_config_applied_total") >= 1);
 
   // A downlink between the scrapes: a property set on one meter.
@@ -361,8 +369,12 @@ test("/healthz turns 503 with a reason when a pushed config fails to apply; the 
   assert.ok(st["config"].lastError.problems.some((p: string) => p.includes("NO-SUCH-CHANNEL") || p.includes("serverId")), JSON.stringify(st["config"].lastError));
   assert.equal(st["config"].version, before["config"].version, "the previous config still runs");
   assert.equal(st["channels"].find((c: any) => c.serverId === "TESTMODBUSTCP01").up, true);
+  assert.equal(st["health"].ok, false);
+  assert.match(st["health"].reason, /^gateway config not applied/);
   const m = await scrape();
   assert.ok(value(m, "fieldbridge_config_rejected_total") >= 1);
+  assert.equal(value(m, "fieldbridge_config_failing"), 1);
+  assert.equal(value(m, "fieldbridge_healthy"), 0);
 
   const good = await emu.pushConfig(GATEWAY, goodDoc);
   assert.equal(good.reply.code, 200, good.reply.message);
@@ -387,7 +399,10 @@ test("/healthz turns 503 once the cloud has been unreachable longer than http.un
     assert.ok(Date.now() - downSince >= UNHEALTHY_AFTER_S * 1000, "not before the grace period");
     const h = await request("/healthz");
     assert.match(h.body, /^unhealthy: cloud unreachable for \d+ s\n$/);
-    assert.equal(value(await scrape(), "fieldbridge_cloud_connected"), 0);
+    const m = await scrape();
+    assert.equal(value(m, "fieldbridge_cloud_connected"), 0);
+    assert.ok(value(m, "fieldbridge_cloud_down_seconds") >= UNHEALTHY_AFTER_S);
+    assert.equal(value(m, "fieldbridge_healthy"), 0);
   } finally {
     await emu.restore();
   }

@@ -37,6 +37,7 @@ export interface BootstrapConfig {
   store: { sync: "full" | "normal"; maxBytes: number; maxAgeHours: number; replayRatePerSecond: number; inFlight: number };
   field: { modbusTimeoutMs: number; modbusRetries: number; modbusMaxGap: number; modbusTcpInFlight: number; opcuaSamplingMs: number };
   download: { caFile?: string; allowHttp: boolean; maxBytes: number; timeoutSeconds: number };
+  telemetry: { intervalSeconds: number };
   http: { listen?: string; unhealthyAfterSeconds: number };
   ota: { installCommand?: string[]; maxBytes: number };
   log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };

@@ -192,10 +192,10 @@ export class BenchDaemon {
       });
   }
 
-  /** The first log line with this message, parsed (for timestamps). */
+  /** The last log line with this message, parsed (for timestamps); the log file may hold earlier runs. */
   findLog(msg: string): Record<string, unknown> | undefined {
     const text = fs.existsSync(this.o.logFile) ? fs.readFileSync(this.o.logFile, "utf8") : "";
-    for (const line of text.split("\n")) {
+    for (const line of text.split("\n").reverse()) {
       if (!line.includes(msg)) continue;
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;

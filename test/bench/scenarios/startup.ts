@@ -100,8 +100,11 @@ export async function variant(opcua: boolean, restarts: number): Promise<{ cold:
         pkiDir: path.join(pkiRoot, "server"),
         devices: uaNames.map((_, i) => ({
           path: `Plant/Boiler${i}`,
-          variables: OPCUA_VARIABLES.map((v, k) => ({ name: v, dataType: "Double" as const, value: 10 * k + i })),
+          // Moving values: an OPC UA sample carries the server's source timestamp, and a value that never changes
+          // would look older than the spawn.
+          variables: OPCUA_VARIABLES.map((v, k) => ({ name: v, dataType: "Double" as const, value: 10 * k + i, motion: { kind: "ramp" as const, min: 0, max: 1000, step: 1 } })),
         })),
+        motionIntervalMs: 200,
       });
       const s = sim;
       cleanups.push(() => s.shutdown());
