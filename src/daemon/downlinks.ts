@@ -17,6 +17,8 @@ export interface DownlinkHandlers {
   ota?(topic: string, msg: AlinkMessage | null): void;
   /** The cloud disabled, enabled or deleted a sub-device. */
   lifecycle(key: string, action: "disable" | "enable" | "delete"): Promise<void>;
+  /** The platform refused a delivered uplink with a code a retry can fix (520 no session, 6401, 500, 6313). */
+  refused?(msgId: string, code: number): void;
 }
 
 interface Reply {
@@ -26,6 +28,8 @@ interface Reply {
 }
 
 const ok = (data: unknown = {}): Reply => ({ code: 200, data });
+/** Uplink refusals a later attempt can succeed after: no session (520), no topology (6401), transient errors. */
+const RETRYABLE_REFUSALS = new Set([520, 6401, 500, 6313]);
 const bad = (message: string): Reply => ({ code: 460, message });
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -61,6 +65,8 @@ export class DownlinkRouter {
   private route(topic: string, msg: AlinkMessage | null): void {
     const gw = this.gateway;
     if (topic === topics.configPush(gw)) return this.handlers.configPush(topic, msg);
+    // A sub-device message the platform dropped for want of a session: log in again (sessions) and resend.
+    if (topic === topics.extError(gw) && msg && Number(msg["code"]) === 520 && msg["id"] !== undefined) this.handlers.refused?.(String(msg["id"]), 520);
     if (this.subs.handleMessage(topic, msg)) return;
     if (topic === topics.otaUpgrade(gw) || topic === topics.otaRequest(gw)) return this.handlers.ota?.(topic, msg);
     const t = parseSysTopic(topic);
@@ -197,6 +203,7 @@ export class DownlinkRouter {
     if (!msg) return;
     const code = Number(msg["code"]);
     if (code === 200) return;
+    if (RETRYABLE_REFUSALS.has(code) && msg["id"] !== undefined) this.handlers.refused?.(String(msg["id"]), code);
     const k = `${key}|${rest}|${code}`;
     if (this.loggedRefusals.has(k)) return;
     if (this.loggedRefusals.size > 1000) this.loggedRefusals.clear();

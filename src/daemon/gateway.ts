@@ -16,6 +16,7 @@ import { FieldManager, loadDriver, type AsyncChannelFactory } from "../field/man
 import { defaultFieldOptions } from "../field/driver.js";
 import type { GatewayConfig, GatewayConfigDiff } from "../config/gateway/index.js";
 import { GatewayConfigManager } from "./config-manager.js";
+import { RecentUplinks } from "./redelivery.js";
 import { DownlinkRouter } from "./downlinks.js";
 import { buildMetrics } from "./status.js";
 import { Metrics } from "../ops/metrics.js";
@@ -41,6 +42,8 @@ export class Gateway {
   ota!: OtaManager;
   telemetry!: GatewayTelemetry;
   readonly metrics = new Metrics();
+  /** Uplinks acknowledged by the broker in the last minutes, put back into the outbox if the platform refuses them. */
+  readonly recent = new RecentUplinks();
   readonly startedAt = Date.now();
   private started = false;
 
@@ -78,7 +81,12 @@ export class Gateway {
     });
     this.forwarder = new Forwarder({
       outbox: this.store.outbox,
-      publisher: { publish: (topic, payload) => this.link.publish(topic, payload, 1) },
+      publisher: {
+        publish: async (topic, payload, entry) => {
+          await this.link.publish(topic, payload, 1);
+          this.recent.remember(entry);
+        },
+      },
       canSend: (devices) => this.link.connected && devices.every((d) => d === this.gwKey || this.subs.isOnline(d)),
       logger: log.child({ component: "forwarder" }),
       window: cfg.store.inFlight, replayRatePerSec: cfg.store.replayRatePerSecond,
@@ -105,6 +113,7 @@ export class Gateway {
     this.router = new DownlinkRouter(this.link, this.identity, this.things, this.field, this.subs, {
       configPush: (topic, msg) => void this.configs.handlePush(msg, (code, data, message) => this.link.reply(replyTopic(topic), msg?.["id"], code, data, message)),
       lifecycle: (key, action) => this.lifecycle(key, action),
+      refused: (msgId, code) => this.requeue(msgId, code),
       ota: (topic, msg) => this.ota.handle(topic, msg),
     }, log.child({ component: "downlink" }));
 
@@ -137,6 +146,17 @@ export class Gateway {
     this.subs.setConfigured(next.devices);
     await this.field.apply(next, changedChannels, changedDevices);
     for (const key of changedDevices) this.things.resetReporting(key);
+  }
+
+  /** The platform refused an acknowledged uplink for a reason that a later attempt can fix: send it again. */
+  private requeue(msgId: string, code: number): void {
+    const item = this.recent.take(msgId);
+    if (!item) {
+      this.logger.warn({ msgId, code }, "the platform refused an uplink after delivery; it cannot be sent again");
+      return;
+    }
+    this.store.outbox.append([item]);
+    this.logger.info({ msgId, code, topic: item.topic }, "uplink refused by the platform after delivery; queued again");
   }
 
   private async lifecycle(key: string, action: "disable" | "enable" | "delete"): Promise<void> {

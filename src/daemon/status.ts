@@ -1,7 +1,7 @@
 /** What the local status endpoint shows: health, a status document (never a secret) and Prometheus metrics. */
-import { readFileSync } from "node:fs";
 import type { Gateway } from "./gateway.js";
 import type { SessionStatus } from "../cloud/aliyun/subdevices.js";
+import { packageVersion } from "../ops/version.js";
 
 export interface Health {
   ok: boolean;
@@ -17,7 +17,7 @@ export interface Health {
 export function health(gw: Gateway, unhealthyAfterMs: number): Health {
   const reasons: string[] = [];
   if (gw.configs.failing) reasons.push(`gateway config not applied: ${gw.configs.status().lastError?.message ?? "unknown"}`);
-  if (!gw.store.outbox.stats().writable) reasons.push("outbox writes are failing (disk full or read-only?); new data is dropped");
+  if (!gw.store.outbox.stats().writable) reasons.push("outbox writes are failing (disk full or read-only?), new data is dropped");
   const downSince = gw.link.downSince;
   if (downSince && Date.now() - downSince > unhealthyAfterMs) {
     reasons.push(`cloud unreachable for ${Math.round((Date.now() - downSince) / 1000)} s`);
@@ -25,15 +25,8 @@ export function health(gw: Gateway, unhealthyAfterMs: number): Health {
   return reasons.length ? { ok: false, reason: reasons.join("; ") } : { ok: true };
 }
 
-/** The package version, read once; the status output and `fieldbridge_build_info` show it. */
-const VERSION = ((): string => {
-  try {
-    // src/daemon/status.ts and dist/daemon/status.js both sit two levels below package.json.
-    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string }).version ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-})();
+/** Read once; the status output and `fieldbridge_build_info` show it. */
+const VERSION = packageVersion();
 
 const unhealthyAfterMs = (gw: Gateway) => gw.cfg.http.unhealthyAfterSeconds * 1000;
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
@@ -48,6 +41,7 @@ export function status(gw: Gateway): Record<string, unknown> {
   return {
     gateway: { productKey: gw.identity.productKey, deviceName: gw.identity.deviceName, version: VERSION, uptimeSeconds: Math.round((Date.now() - gw.startedAt) / 1000) },
     health: { ok: h.ok, reason: h.reason ?? null },
+    firmware: gw.ota?.status() ?? null,
     connection: {
       connected: gw.link.connected,
       host: gw.cfg.mqtt.host,

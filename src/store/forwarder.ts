@@ -17,7 +17,7 @@ import { TokenBucket } from "./token-bucket.js";
 
 export interface Publisher {
   /** Resolves when the broker acknowledged (PUBACK); rejects if the connection drops first. */
-  publish(topic: string, payload: string): Promise<void>;
+  publish(topic: string, payload: string, entry: OutboxEntry): Promise<void>;
 }
 
 export interface ForwarderOptions {
@@ -263,7 +263,7 @@ export class Forwarder {
       timer = setTimeout(() => reject(new Error(`no acknowledgement within ${this.publishTimeoutMs} ms`)), this.publishTimeoutMs);
     });
     timer.unref();
-    const publish = Promise.resolve().then(() => this.publisher.publish(e.topic, e.payload));
+    const publish = Promise.resolve().then(() => this.publisher.publish(e.topic, e.payload, e));
     const settled = Promise.race([publish, timeout])
       .finally(() => clearTimeout(timer))
       .then(

@@ -6,6 +6,7 @@
  *   node --import tsx test/bench/scenario.ts <id>
  */
 import fs from "node:fs";
+import { pathToFileURL } from "node:url";
 import type { ScenarioBody, ScenarioResult } from "./lib/result.js";
 
 export const SCENARIOS: Record<string, { title: string; run: () => Promise<ScenarioBody> }> = {
@@ -60,7 +61,8 @@ async function main(id: string): Promise<number> {
 }
 
 const id = process.argv[2];
-if (id !== undefined) {
+// Only as the entry point: run.ts imports this module for the list of scenarios.
+if (id !== undefined && process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   // Exit explicitly: node-opcua and aedes leave handles open for a while after they are closed.
   main(id).then(
     (code) => process.exit(code),

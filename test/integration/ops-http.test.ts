@@ -139,6 +139,7 @@ test("/healthz is 200 and /status shows connection, config version, channels, su
   assert.equal(st["config"].source, "push");
   assert.ok(Date.now() - Date.parse(st["config"].appliedAt) < 120_000);
   assert.equal(st["config"].lastError, null);
+  assert.deepEqual(st["config"].warnings, [], "the OPC UA password decrypted (so the daemon holds it in memory)");
 
   const channels = new Map((st["channels"] as any[]).map((c) => [c.serverId, c]));
   assert.deepEqual([...channels.keys()].sort(), ["TESTMODBUSTCP01", "TESTOPCUA01"]);

@@ -135,3 +135,24 @@ test("a corrupted database file is moved aside with a clear error and the daemon
   assert.ok(existsSync(join(rig.dataDir, "fieldbridge.db")));
   assert.equal((await d.stop("SIGTERM")).code, 0);
 });
+
+test("an uplink the platform refuses after the PUBACK (a failed pack post) is queued again and arrives", async (t) => {
+  const h = await startHarness({ driver: { periodMs: 0 } });
+  t.after(() => h.stop());
+  const { emu } = h;
+  emu.addProduct(METER, { tsl: meterTsl(1), dynamicRegistration: true });
+  emu.addDevice({ productKey: METER, deviceName: deviceName("meter", 0) });
+  await until(() => h.gw.link.connected, 10_000, "connected");
+  assert.equal((await emu.pushConfig(gw, modbusDoc({ devices: 1, points: 1 }))).reply.code, 200);
+  const ch = () => [...h.driver.channels.values()][0]!;
+  ch().emitDevice(key(0), 1, Date.now());
+  await emu.waitFor(() => emu.onlineSessions(gw).length === 1 && emu.accepted.properties.some((p) => p.value === 1), 10_000, "online");
+  await until(() => h.gw.subs.onlineCount() === 1, 5000, "online here");
+
+  emu.failNext("packPost", 500);
+  const t1 = Date.now();
+  ch().emitDevice(key(0), 7, t1);
+  await emu.waitFor(() => emu.accepted.properties.some((p) => p.identifier === "P0" && p.value === 7 && p.time === t1), 10_000, "refused pack delivered again");
+  assert.ok(emu.rejected.some((r) => r.code === 500), "the first attempt was refused");
+  assert.equal(h.gw.recent.counters.requeued, 1);
+});

@@ -67,7 +67,9 @@ export class BenchDaemon {
 
   constructor(private readonly o: DaemonOptions) {
     this.logFd = fs.openSync(o.logFile, "a");
-    const args = [...(o.probe ? ["--import", PROBE] : []), CLI, "run", "--config", o.configFile];
+    // BENCH_DAEMON_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", goes to the daemon's node only.
+    const nodeArgs = (process.env["BENCH_DAEMON_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
+    const args = [...nodeArgs, ...(o.probe ? ["--import", PROBE] : []), CLI, "run", "--config", o.configFile];
     this.spawnedAt = Date.now();
     this.spawnedAtPerf = performance.now();
     this.child = spawn(process.execPath, args, {

@@ -4,6 +4,7 @@
  * In the same run, the ceiling: a bare modbus-serial client doing the same block reads for the same time.
  */
 import type { CeilingResult } from "../lib/ceiling.js";
+import type { LogSummary } from "../lib/daemon.js";
 import { env } from "../lib/env.js";
 import { measureWindow, runCeiling, startSteady, type WindowResult } from "../lib/measure.js";
 import type { ScenarioBody } from "../lib/result.js";
@@ -43,7 +44,7 @@ export async function pollScenario(c: PollCase): Promise<ScenarioBody> {
   let paced: CeilingResult;
   let flat: CeilingResult;
   let steadyInfo: { rampMs: number; settledMs: number; stopMs: number };
-  let logs;
+  let logs: LogSummary;
   try {
     const steady = await startSteady(run, c.devices, 120_000);
     try {

@@ -2,6 +2,7 @@
  * Scale: 1500 sub-devices x 20 points every second (30,000 points/s) on 8 Modbus TCP channels, measured in the
  * steady state once every sub-device is logged in and the ramp's backlog is replayed.
  */
+import type { LogSummary } from "../lib/daemon.js";
 import { env } from "../lib/env.js";
 import { measureWindow, startSteady, type WindowResult } from "../lib/measure.js";
 import type { ScenarioBody } from "../lib/result.js";
@@ -33,7 +34,7 @@ export async function scaleScenario(): Promise<ScenarioBody> {
   });
   let win: WindowResult;
   let info: { rampMs: number; settledMs: number; stopMs: number };
-  let logs;
+  let logs: LogSummary;
   try {
     const steady = await startSteady(run, DEVICES, 180_000);
     try {
