@@ -256,7 +256,9 @@ do_install() {
   sysctl_unit enable "$UNIT"
   if [ "$CONFIG_CREATED" = 1 ]; then
     echo
-    echo "Created $ETC_DIR/config.json from the example. Put in the gateway's productKey, deviceName and"
+    local created="Created"
+    if [ "$DRY_RUN" = 1 ] && [ -z "$PREFIX" ]; then created="Would create"; fi
+    echo "$created $ETC_DIR/config.json from the example. Put in the gateway's productKey, deviceName and"
     echo "deviceSecret, check it with"
     echo "  sudo -u $SVC_USER $node $OPT_DIR/dist/cli.js check --config $ETC_DIR/config.json"
     echo "then start the service: sudo systemctl start $UNIT"

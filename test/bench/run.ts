@@ -34,7 +34,7 @@ async function runScenario(id: string, logFile: string): Promise<ScenarioResult>
   const log = fs.openSync(logFile, "w");
   const t0 = performance.now();
   const child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "scenario.ts"), id], {
-    env: { ...process.env, BENCH_RESULT_FILE: resultFile },
+    env: { ...process.env, BENCH_RESULT_FILE: resultFile, BENCH_LOG_DIR: RESULTS },
     stdio: ["ignore", log, log],
   });
   const timer = setTimeout(() => child.kill("SIGKILL"), SCENARIO_LIMIT_MS);

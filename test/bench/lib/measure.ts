@@ -1,5 +1,6 @@
 /** Bringing a daemon to its steady state, measuring a window of it, and running the bare-client ceiling. */
 import { spawn } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CeilingPlan, CeilingResult } from "./ceiling.js";
@@ -9,6 +10,15 @@ import type { RunDir } from "./rig.js";
 import { sleep } from "./stats.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+/** Copies a failed daemon's log next to the results (BENCH_LOG_DIR, set by run.ts); returns the copy's path. */
+export function keepLog(logFile: string): string | undefined {
+  const dir = process.env["BENCH_LOG_DIR"];
+  if (!dir || !fs.existsSync(logFile)) return undefined;
+  const target = path.join(dir, `daemon-${Date.now()}.log`);
+  fs.copyFileSync(logFile, target);
+  return target;
+}
 
 export interface SteadyDaemon {
   daemon: BenchDaemon;
@@ -32,11 +42,12 @@ export async function startSteady(run: RunDir, online: number, timeoutMs: number
   let rampMs = Number.NaN;
   let lastReplayed = -1;
   let calm = 0;
+  let last = "no metrics yet";
   for (;;) {
     if (!daemon.running) throw fail(`daemon exited during start (code ${daemon.child.exitCode})`);
     if (Date.now() > deadline) {
       await daemon.stop();
-      throw fail(`not steady within ${timeoutMs} ms`);
+      throw fail(`not steady within ${timeoutMs} ms (${last})`);
     }
     await sleep(250);
     let m: Map<string, number>;
@@ -45,6 +56,7 @@ export async function startSteady(run: RunDir, online: number, timeoutMs: number
     } catch {
       continue; // the status endpoint is not listening yet
     }
+    last = `${m.get("fieldbridge_subdevices_online") ?? 0} of ${online} sub-devices online, outbox depth ${m.get("fieldbridge_outbox_depth") ?? 0}`;
     if ((m.get("fieldbridge_subdevices_online") ?? 0) < online) continue;
     if (Number.isNaN(rampMs)) rampMs = performance.now() - daemon.spawnedAtPerf;
     const replayed = m.get("fieldbridge_uplinks_replayed_total") ?? 0;

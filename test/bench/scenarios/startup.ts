@@ -8,6 +8,7 @@
 import path from "node:path";
 import { BenchDaemon } from "../lib/daemon.js";
 import { env } from "../lib/env.js";
+import { keepLog } from "../lib/measure.js";
 import type { ScenarioBody } from "../lib/result.js";
 import { METER, meterTsl, modbusDocument, startCloud, startModbusField, writeDaemonConfig, type Cloud, type RunDir } from "../lib/rig.js";
 import { fmtInt, median, waitUntil } from "../lib/stats.js";
@@ -71,6 +72,7 @@ async function timedStart(cloud: Cloud, run: RunDir, keys: string[], opcuaKeys: 
       await waitUntil(() => !Number.isNaN(r.allDevicesMs) || !d.running, 30_000, "every device's first accepted post", 10);
     } catch (err) {
       const missing = keys.filter((k) => !seen.has(k));
+      keepLog(run.logFile);
       throw new Error(`${(err as Error).message}; no post yet from ${missing.join(", ")}; rejected: ${rejected.slice(0, 3).join(" | ") || "none"}; daemon log tail: ${d.logTail(12).join(" | ")}`);
     }
     if (!d.running) throw new Error(`daemon exited during start: ${d.logSummary().first.join(" | ")}`);
