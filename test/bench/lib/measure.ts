@@ -37,7 +37,8 @@ export async function startSteady(run: RunDir, online: number, timeoutMs: number
   const deadline = Date.now() + timeoutMs;
   const fail = (what: string) => {
     const s = daemon.logSummary();
-    return new Error(`${what}; daemon log: ${s.first.join(" | ") || "no warnings"}`);
+    const kept = keepLog(run.logFile);
+    return new Error(`${what}; daemon log${kept ? ` (kept as ${kept})` : ""}: ${s.first.join(" | ") || "no warnings"}`);
   };
   let rampMs = Number.NaN;
   let lastReplayed = -1;
