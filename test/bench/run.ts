@@ -84,8 +84,10 @@ async function main(): Promise<number> {
   }
   machine.loadAtEnd = Math.round(os.loadavg()[0]! * 100) / 100;
   const summary: RunSummary = { machine, command, startedAt, durationS: (performance.now() - t0) / 1000, seconds: env.seconds(), scenarios };
+  const table = markdown(summary);
   fs.writeFileSync(path.join(RESULTS, "latest.json"), `${JSON.stringify(summary, null, 2)}\n`);
-  process.stdout.write(`${markdown(summary)}\n`);
+  fs.writeFileSync(path.join(RESULTS, "latest.md"), `${table}\n`);
+  process.stdout.write(`${table}\n`);
   return scenarios.some((s) => s.error) ? 1 : 0;
 }
 

@@ -57,6 +57,9 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
       await h.gw.start();
     },
     async stop() {
+      // FIELDBRIDGE_TEST_LOG_DIR keeps each harness's log for post-mortems of a failed run.
+      const keep = process.env["FIELDBRIDGE_TEST_LOG_DIR"];
+      if (keep) (await import("node:fs")).writeFileSync(`${keep}/harness-${Date.now()}-${process.pid}.log`, text);
       await h.gw.stop();
       if (!o.emu) await emu.close();
       rig.cleanup();

@@ -2,48 +2,15 @@ import { describe, it, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { DeviceSpec, ModbusPointSpec, ModbusRawType, OperateType } from "../../src/config/gateway/model.js";
-import { defaultFieldOptions, FieldError, type FieldChannel, type FieldOptions, type FieldSink, type Sample } from "../../src/field/driver.js";
+import { defaultFieldOptions, type FieldChannel, type FieldOptions } from "../../src/field/driver.js";
 import { createModbusChannel } from "../../src/field/modbus/index.js";
 import { createLogger } from "../../src/ops/logger.js";
 import { ModbusTcpSimulator } from "../../src/sim/modbus/index.js";
 import { TcpTransport } from "../../src/field/modbus/tcp-transport.js";
 import { ModbusTimeoutError } from "../../src/field/modbus/errors.js";
-
-type Stamped<T> = T & { at: number };
-
-class RecordingSink implements FieldSink {
-  readonly received: Stamped<Sample>[] = [];
-  readonly devices: Stamped<{ key: string; online: boolean; reason?: string }>[] = [];
-  readonly channels: Stamped<{ serverId: string; up: boolean; reason?: string }>[] = [];
-
-  samples(batch: Sample[]): void {
-    const at = performance.now();
-    for (const s of batch) this.received.push({ ...s, at });
-  }
-  deviceHealth(key: string, online: boolean, reason?: string): void {
-    this.devices.push({ key, online, reason, at: performance.now() });
-  }
-  channelHealth(serverId: string, up: boolean, reason?: string): void {
-    this.channels.push({ serverId, up, reason, at: performance.now() });
-  }
-  event(): void {}
-
-  of(key: string, identifier: string): Stamped<Sample>[] {
-    return this.received.filter((s) => s.deviceKey === key && s.identifier === identifier);
-  }
-  lastHealth(key: string): boolean | undefined {
-    return this.devices.filter((d) => d.key === key).at(-1)?.online;
-  }
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
+import { rejectsFieldError } from "../helpers/field-errors.js";
+import { modbusDevice, modbusPoint } from "../helpers/modbus-points.js";
+import { RecordingSink } from "../helpers/recording-sink.js";
 
 /** A logger whose JSON lines are kept for assertions. */
 function captureLogger(): { logger: ReturnType<typeof createLogger>; lines: Array<Record<string, unknown>> } {
@@ -55,29 +22,6 @@ function captureLogger(): { logger: ReturnType<typeof createLogger>; lines: Arra
     },
   });
   return { logger: createLogger("info", stream), lines };
-}
-
-const WIDTH: Record<string, number> = { bool: 1, int16: 1, uint16: 1, int32: 2, uint32: 2, float: 2, int64: 4, uint64: 4, double: 4 };
-
-function point(identifier: string, operateType: OperateType, address: number, rawType: ModbusRawType, o: Partial<ModbusPointSpec> = {}): ModbusPointSpec {
-  return {
-    identifier,
-    operateType,
-    address,
-    rawType,
-    registerCount: WIDTH[rawType] ?? 1,
-    swap16: false,
-    reverseRegister: false,
-    scaling: 1,
-    pollingMs: 200,
-    trigger: 1,
-    tslType: "double",
-    ...o,
-  };
-}
-
-function device(name: string, slaveId: number, points: ModbusPointSpec[]): DeviceSpec {
-  return { key: `pk/${name}`, productKey: "pk", deviceName: name, serverId: "tcp1", modbus: { slaveId, points } };
 }
 
 interface Rig {
@@ -103,15 +47,6 @@ async function rig(t: TestContext, units: number[], options: Partial<FieldOption
   return { sim, sink, channel, lines };
 }
 
-async function rejectsWith(p: Promise<unknown>, code: number, pattern?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof FieldError, `expected FieldError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  });
-}
-
 describe("Modbus TCP channel against the TCP simulator", () => {
   it("decodes every raw type, with one request per function code and period", async (t) => {
     const { sim, sink, channel } = await rig(t, [1]);
@@ -126,22 +61,22 @@ describe("Modbus TCP channel against the TCP simulator", () => {
     sim.setCoils(1, 3, [true]);
     sim.setDiscrete(1, 5, [true, false]);
     const slow = { pollingMs: 1000 };
-    const dev = device("meter", 1, [
-      point("temp", "holdingRegister", 0, "float", slow),
-      point("energy", "holdingRegister", 2, "int32", { ...slow, reverseRegister: true }),
-      point("setpoint", "holdingRegister", 4, "int16", { ...slow, scaling: 0.1 }),
-      point("counter", "holdingRegister", 6, "uint64", slow),
-      point("name", "holdingRegister", 12, "string", { ...slow, registerCount: 3 }),
-      point("flag", "holdingRegister", 15, "bool", slow),
-      point("raw", "holdingRegister", 16, "customized data", { ...slow, registerCount: 2 }),
-      point("voltage", "inputRegister", 0, "uint16", { ...slow, swap16: true, scaling: 0.01 }),
-      point("relay", "coilStatus", 3, "bool", slow),
-      point("door", "inputStatus", 5, "bool", slow),
-      point("alarm", "inputStatus", 6, "bool", slow),
+    const dev = modbusDevice("tcp1", "meter", 1, [
+      modbusPoint("temp", "holdingRegister", 0, "float", slow),
+      modbusPoint("energy", "holdingRegister", 2, "int32", { ...slow, reverseRegister: true }),
+      modbusPoint("setpoint", "holdingRegister", 4, "int16", { ...slow, scaling: 0.1 }),
+      modbusPoint("counter", "holdingRegister", 6, "uint64", slow),
+      modbusPoint("name", "holdingRegister", 12, "string", { ...slow, registerCount: 3 }),
+      modbusPoint("flag", "holdingRegister", 15, "bool", slow),
+      modbusPoint("raw", "holdingRegister", 16, "customized data", { ...slow, registerCount: 2 }),
+      modbusPoint("voltage", "inputRegister", 0, "uint16", { ...slow, swap16: true, scaling: 0.01 }),
+      modbusPoint("relay", "coilStatus", 3, "bool", slow),
+      modbusPoint("door", "inputStatus", 5, "bool", slow),
+      modbusPoint("alarm", "inputStatus", 6, "bool", slow),
     ]);
     channel.addDevice(dev);
     await channel.start();
-    await until(() => sink.received.length >= 11, "the first cycle");
+    await sink.waitFor("the first cycle", () => sink.received.length >= 11);
     const values = Object.fromEntries(sink.received.slice(0, 11).map((s) => [s.identifier, s.value]));
     assert.deepEqual(values, {
       temp: 12.5,
@@ -159,8 +94,8 @@ describe("Modbus TCP channel against the TCP simulator", () => {
     // holding 0..17 in one read (gaps of 1 and 2 registers read through), input, coils, discrete inputs
     assert.equal(sim.requests, 4);
     assert.ok(sink.received.every((s) => s.deviceKey === "pk/meter" && Math.abs(s.time - Date.now()) < 5000));
-    assert.deepEqual(sink.channels.map((c) => c.up), [true]);
-    assert.equal(sink.lastHealth("pk/meter"), true);
+    assert.deepEqual(sink.channelHealthLog.map((c) => c.up), [true]);
+    assert.equal(sink.device("pk/meter")?.up, true);
     const stats = channel.stats();
     assert.equal(stats.up, true);
     assert.equal(stats.protocol, "modbus-tcp");
@@ -175,15 +110,15 @@ describe("Modbus TCP channel against the TCP simulator", () => {
     sim.setHolding(1, 0, [0x4148, 0x0000]);
     sim.setHolding(1, 4, [100]);
     sim.setCoils(1, 3, [true]);
-    const dev = device("meter", 1, [
-      point("temp", "holdingRegister", 0, "float", { pollingMs: 150 }),
-      point("setpoint", "holdingRegister", 4, "int16", { pollingMs: 150, scaling: 0.1 }),
-      point("volts", "inputRegister", 0, "uint16", { pollingMs: 150 }),
-      point("relay", "coilStatus", 3, "bool", { pollingMs: 150 }),
+    const dev = modbusDevice("tcp1", "meter", 1, [
+      modbusPoint("temp", "holdingRegister", 0, "float", { pollingMs: 150 }),
+      modbusPoint("setpoint", "holdingRegister", 4, "int16", { pollingMs: 150, scaling: 0.1 }),
+      modbusPoint("volts", "inputRegister", 0, "uint16", { pollingMs: 150 }),
+      modbusPoint("relay", "coilStatus", 3, "bool", { pollingMs: 150 }),
     ]);
     channel.addDevice(dev);
     await channel.start();
-    await until(() => sink.of(dev.key, "setpoint").length >= 2, "first samples");
+    await sink.waitFor("first samples", () => sink.of(dev.key, "setpoint").length >= 2);
     assert.equal(sink.of(dev.key, "setpoint")[0]!.value, 10);
 
     // Write the moment the device has taken a poll of the setpoint register: that poll carries the old
@@ -192,12 +127,12 @@ describe("Modbus TCP channel against the TCP simulator", () => {
     sim.onRequest = (_unit, pdu) => {
       if (!writing && pdu[0] === 3) writing = channel.write(dev.key, { setpoint: 42.5 }); // FC6
     };
-    await until(() => writing !== undefined, "a poll of the holding registers");
+    await sink.waitFor("a poll of the holding registers", () => writing !== undefined);
     sim.onRequest = undefined;
     await writing;
     const from = sink.of(dev.key, "setpoint").length;
     assert.deepEqual(sim.getHolding(1, 4), [425]);
-    await until(() => sink.of(dev.key, "setpoint").length >= from + 2, "setpoint read back");
+    await sink.waitFor("setpoint read back", () => sink.of(dev.key, "setpoint").length >= from + 2);
     const after = sink.of(dev.key, "setpoint").slice(from).map((s) => s.value);
     assert.ok(after.every((v) => v === 42.5), `setpoint after the write: ${after}`);
     // the other point of that read was still reported
@@ -211,7 +146,7 @@ describe("Modbus TCP channel against the TCP simulator", () => {
       await channel.write(dev.key, { [identifier]: value });
       const n = sink.of(dev.key, identifier).length;
       assert.deepEqual(register(), raw, `${identifier} in the device`);
-      await until(() => sink.of(dev.key, identifier).length >= n + 2, `${identifier} read back`);
+      await sink.waitFor(`${identifier} read back`, () => sink.of(dev.key, identifier).length >= n + 2);
       const values = sink.of(dev.key, identifier).slice(n).map((s) => s.value);
       assert.ok(values.every((v) => v === value), `${identifier} after the write: ${values}`);
     }
@@ -221,35 +156,35 @@ describe("Modbus TCP channel against the TCP simulator", () => {
     const { sim, channel, sink } = await rig(t, [1, 2], { modbusTimeoutMs: 150 });
     sim.setInput(1, 0, [7]);
     sim.setIllegal(1, "holding", 50, 1);
-    const dev = device("meter", 1, [
-      point("voltage", "inputRegister", 0, "uint16"),
-      point("door", "inputStatus", 0, "bool"),
-      point("small", "holdingRegister", 10, "uint16"),
-      point("locked", "holdingRegister", 50, "uint16", { pollingMs: 60_000 }),
+    const dev = modbusDevice("tcp1", "meter", 1, [
+      modbusPoint("voltage", "inputRegister", 0, "uint16", { pollingMs: 200 }),
+      modbusPoint("door", "inputStatus", 0, "bool", { pollingMs: 200 }),
+      modbusPoint("small", "holdingRegister", 10, "uint16", { pollingMs: 200 }),
+      modbusPoint("locked", "holdingRegister", 50, "uint16", { pollingMs: 60_000 }),
     ]);
-    const dead = device("dead", 2, [point("x", "holdingRegister", 0, "uint16", { pollingMs: 60_000 })]);
+    const dead = modbusDevice("tcp1", "dead", 2, [modbusPoint("x", "holdingRegister", 0, "uint16", { pollingMs: 60_000 })]);
     channel.addDevice(dev);
     channel.addDevice(dead);
     await channel.start();
-    await until(() => sink.of(dev.key, "small").length > 0, "first poll");
+    await sink.waitFor("first poll", () => sink.of(dev.key, "small").length > 0);
     sim.setDead(2, true);
     const before = sim.getHolding(1, 10);
 
-    await rejectsWith(channel.write(dev.key, { voltage: 1 }), 460, /inputRegister is read-only/);
-    await rejectsWith(channel.write(dev.key, { door: true }), 460, /inputStatus is read-only/);
-    await rejectsWith(channel.write(dev.key, { nothere: 1 }), 460, /no Modbus mapping/);
-    await rejectsWith(channel.write(dev.key, { small: 70000 }), 460, /does not fit uint16/);
+    await rejectsFieldError(channel.write(dev.key, { voltage: 1 }), 460, /inputRegister is read-only/);
+    await rejectsFieldError(channel.write(dev.key, { door: true }), 460, /inputStatus is read-only/);
+    await rejectsFieldError(channel.write(dev.key, { nothere: 1 }), 460, /no Modbus mapping/);
+    await rejectsFieldError(channel.write(dev.key, { small: 70000 }), 460, /does not fit uint16/);
     // a bad value anywhere rejects the whole set before anything is written
-    await rejectsWith(channel.write(dev.key, { small: 5, voltage: 1 }), 460);
+    await rejectsFieldError(channel.write(dev.key, { small: 5, voltage: 1 }), 460);
     assert.deepEqual(sim.getHolding(1, 10), before);
-    await rejectsWith(channel.write(dev.key, { locked: 1 }), 100002, /^modbus exception 2 /);
-    await rejectsWith(channel.write(dead.key, { x: 1 }), 100001, /timeout/);
-    await rejectsWith(channel.write("pk/unknown", { x: 1 }), 100005);
-    await rejectsWith(channel.call(dev.key, "reboot", {}), 100005, /service not supported by Modbus devices/);
+    await rejectsFieldError(channel.write(dev.key, { locked: 1 }), 100002, /^modbus exception 2 /);
+    await rejectsFieldError(channel.write(dead.key, { x: 1 }), 100001, /timeout/);
+    await rejectsFieldError(channel.write("pk/unknown", { x: 1 }), 100005);
+    await rejectsFieldError(channel.call(dev.key, "reboot", {}), 100005, /service not supported by Modbus devices/);
 
     await sim.close();
-    await until(() => channel.stats().up === false, "channel down");
-    await rejectsWith(channel.write(dev.key, { small: 5 }), 100004);
+    await sink.waitFor("channel down", () => channel.stats().up === false);
+    await rejectsFieldError(channel.write(dev.key, { small: 5 }), 100004);
   });
 
   it("splits a block the device refuses, and logs a refused point once, not per poll", async (t) => {
@@ -258,14 +193,14 @@ describe("Modbus TCP channel against the TCP simulator", () => {
     sim.setHolding(1, 20, [99]);
     sim.setIllegal(1, "holding", 2, 1); // inside the gap between the two points below
     sim.setIllegal(1, "holding", 20, 1); // a mapped point the device rejects
-    const dev = device("meter", 1, [
-      point("a", "holdingRegister", 0, "uint16", { pollingMs: 100 }),
-      point("b", "holdingRegister", 4, "uint16", { pollingMs: 100 }),
-      point("c", "holdingRegister", 20, "uint16", { pollingMs: 100 }),
+    const dev = modbusDevice("tcp1", "meter", 1, [
+      modbusPoint("a", "holdingRegister", 0, "uint16", { pollingMs: 100 }),
+      modbusPoint("b", "holdingRegister", 4, "uint16", { pollingMs: 100 }),
+      modbusPoint("c", "holdingRegister", 20, "uint16", { pollingMs: 100 }),
     ]);
     channel.addDevice(dev);
     await channel.start();
-    await until(() => sink.of(dev.key, "b").length >= 5, "five cycles");
+    await sink.waitFor("five cycles", () => sink.of(dev.key, "b").length >= 5);
     assert.ok(sink.of(dev.key, "a").every((s) => s.value === 11));
     assert.ok(sink.of(dev.key, "b").every((s) => s.value === 44));
     assert.equal(sink.of(dev.key, "c").length, 0);
@@ -275,27 +210,27 @@ describe("Modbus TCP channel against the TCP simulator", () => {
     assert.equal(refused[0]!.device, dev.key);
     assert.deepEqual(refused[0]!.identifiers, ["c"]);
     // the device answers exceptions, so it is online
-    assert.equal(sink.lastHealth(dev.key), true);
+    assert.equal(sink.device(dev.key)?.up, true);
     const splits = lines.filter((l) => typeof l.msg === "string" && /reading its parts separately/.test(l.msg as string));
     assert.equal(splits.length, 1);
     // a recovered point is read again
     sim.setIllegal(1, "holding", 20, 1, false);
-    await until(() => sink.of(dev.key, "c").length > 0, "c readable again");
+    await sink.waitFor("c readable again", () => sink.of(dev.key, "c").length > 0);
     assert.equal(sink.of(dev.key, "c")[0]!.value, 99);
   });
 
   it("server outage: channel down and devices offline, then back on the same port: online, samples resume", async (t) => {
     const { sim, sink, channel } = await rig(t, [1]);
     sim.setHolding(1, 0, [1]);
-    const dev = device("meter", 1, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
+    const dev = modbusDevice("tcp1", "meter", 1, [modbusPoint("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
     channel.addDevice(dev);
     await channel.start();
-    await until(() => sink.of(dev.key, "v").length >= 2, "samples");
+    await sink.waitFor("samples", () => sink.of(dev.key, "v").length >= 2);
 
     await sim.close();
-    await until(() => sink.lastHealth(dev.key) === false, "device offline");
-    assert.equal(sink.channels.at(-1)!.up, false);
-    assert.match(sink.devices.at(-1)!.reason!, /channel down/);
+    await sink.waitFor("device offline", () => sink.device(dev.key)?.up === false);
+    assert.equal(sink.channelHealthLog.at(-1)!.up, false);
+    assert.match(sink.deviceHealthLog.at(-1)!.reason!, /channel down/);
     await sleep(300);
     const during = sink.of(dev.key, "v").length;
     await sleep(300);
@@ -303,29 +238,29 @@ describe("Modbus TCP channel against the TCP simulator", () => {
 
     sim.setHolding(1, 0, [2]);
     await sim.listen();
-    await until(() => sink.lastHealth(dev.key) === true, "device online again", 10_000);
-    await until(() => sink.of(dev.key, "v").at(-1)?.value === 2, "samples resume");
-    assert.deepEqual(sink.channels.map((c) => c.up), [true, false, true]);
+    await sink.waitFor("device online again", () => sink.device(dev.key)?.up === true, 10_000);
+    await sink.waitFor("samples resume", () => sink.of(dev.key, "v").at(-1)?.value === 2);
+    assert.deepEqual(sink.channelHealthLog.map((c) => c.up), [true, false, true]);
     assert.ok(sim.connections >= 2);
     assert.deepEqual(
-      sink.devices.map((d) => d.online),
+      sink.deviceHealthLog.map((d) => d.up),
       [true, false, true],
     );
   });
 
   it("a silent unit goes offline after three failed cycles, the others keep polling, and it comes back at once", async (t) => {
     const { sim, sink, channel } = await rig(t, [1, 2], { modbusTimeoutMs: 150 });
-    const a = device("a", 1, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
-    const b = device("b", 2, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
+    const a = modbusDevice("tcp1", "a", 1, [modbusPoint("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
+    const b = modbusDevice("tcp1", "b", 2, [modbusPoint("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
     channel.addDevice(a);
     channel.addDevice(b);
     await channel.start();
-    await until(() => sink.lastHealth(b.key) === true && sink.of(a.key, "v").length > 0, "both online");
+    await sink.waitFor("both online", () => sink.device(b.key)?.up === true && sink.of(a.key, "v").length > 0);
 
     sim.setDead(2, true);
     const deadAt = performance.now();
-    await until(() => sink.lastHealth(b.key) === false, "b offline");
-    assert.match(sink.devices.at(-1)!.reason!, /no response from unit 2/);
+    await sink.waitFor("b offline", () => sink.device(b.key)?.up === false);
+    assert.match(sink.deviceHealthLog.at(-1)!.reason!, /no response from unit 2/);
     // 3 cycles of (1 + 1 retry) x 150 ms: no sooner than ~900 ms
     assert.ok(performance.now() - deadAt >= 800);
     const aBefore = sink.of(a.key, "v").length;
@@ -336,20 +271,20 @@ describe("Modbus TCP channel against the TCP simulator", () => {
 
     sim.setDead(2, false);
     sim.setHolding(2, 0, [77]);
-    await until(() => sink.lastHealth(b.key) === true, "b online again", 10_000);
-    await until(() => sink.of(b.key, "v").at(-1)?.value === 77, "b polled");
-    assert.equal(sink.lastHealth(a.key), true);
-    assert.deepEqual(sink.devices.filter((d) => d.key === a.key).map((d) => d.online), [true]);
+    await sink.waitFor("b online again", () => sink.device(b.key)?.up === true, 10_000);
+    await sink.waitFor("b polled", () => sink.of(b.key, "v").at(-1)?.value === 77);
+    assert.equal(sink.device(a.key)?.up, true);
+    assert.deepEqual(sink.deviceHealthLog.filter((d) => d.key === a.key).map((d) => d.up), [true]);
   });
 
   it("a TCP gateway's 'target device failed to respond' (exception 11) counts as silence", async (t) => {
     const { sink, channel } = await rig(t, [1], { modbusTimeoutMs: 150 }, { unknownUnit: "exception" });
-    const ghost = device("ghost", 9, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
+    const ghost = modbusDevice("tcp1", "ghost", 9, [modbusPoint("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
     channel.addDevice(ghost);
     await channel.start();
-    await until(() => sink.lastHealth(ghost.key) === false, "ghost offline");
-    assert.match(sink.devices.at(-1)!.reason!, /exception 11/);
-    assert.deepEqual(sink.devices.map((d) => d.online), [false]);
+    await sink.waitFor("ghost offline", () => sink.device(ghost.key)?.up === false);
+    assert.match(sink.deviceHealthLog.at(-1)!.reason!, /exception 11/);
+    assert.deepEqual(sink.deviceHealthLog.map((d) => d.up), [false]);
   });
 
   it("keeps up to modbusTcpInFlight requests on the connection", async (t) => {
@@ -357,11 +292,11 @@ describe("Modbus TCP channel against the TCP simulator", () => {
       const { sim, sink, channel } = await rig(t, [1, 2, 3, 4], { modbusTcpInFlight: inFlight });
       const devices = [1, 2, 3, 4].map((u) => {
         sim.setDelay(u, 40);
-        return device(`d${u}`, u, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
+        return modbusDevice("tcp1", `d${u}`, u, [modbusPoint("v", "holdingRegister", 0, "uint16", { pollingMs: 100 })]);
       });
       devices.forEach((d) => channel.addDevice(d));
       await channel.start();
-      await until(() => devices.every((d) => sink.of(d.key, "v").length >= 3), "three samples each");
+      await sink.waitFor("three samples each", () => devices.every((d) => sink.of(d.key, "v").length >= 3));
       if (inFlight === 1) assert.equal(sim.peakPendingAnswers, 1);
       else assert.ok(sim.peakPendingAnswers >= 2 && sim.peakPendingAnswers <= 4, `peak ${sim.peakPendingAnswers}`);
       await channel.stop();
@@ -370,12 +305,12 @@ describe("Modbus TCP channel against the TCP simulator", () => {
 
   it("removeDevice stops its polling; stop() releases the connection", async (t) => {
     const { sim, sink, channel } = await rig(t, [1, 2]);
-    const a = device("a", 1, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 50 })]);
-    const b = device("b", 2, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 50 })]);
+    const a = modbusDevice("tcp1", "a", 1, [modbusPoint("v", "holdingRegister", 0, "uint16", { pollingMs: 50 })]);
+    const b = modbusDevice("tcp1", "b", 2, [modbusPoint("v", "holdingRegister", 0, "uint16", { pollingMs: 50 })]);
     channel.addDevice(a);
     channel.addDevice(b);
     await channel.start();
-    await until(() => sink.of(b.key, "v").length >= 2, "b polled");
+    await sink.waitFor("b polled", () => sink.of(b.key, "v").length >= 2);
     await channel.removeDevice(b.key);
     const count = sink.of(b.key, "v").length;
     const requests = sim.requestsByUnit.get(2);
@@ -384,7 +319,7 @@ describe("Modbus TCP channel against the TCP simulator", () => {
     assert.equal(sim.requestsByUnit.get(2), requests);
     assert.ok(sink.of(a.key, "v").length >= 4);
     await channel.stop();
-    await until(() => sim.connectionCount === 0, "connection closed");
+    await sink.waitFor("connection closed", () => sim.connectionCount === 0);
     const total = sim.requests;
     await sleep(200);
     assert.equal(sim.requests, total);
@@ -393,31 +328,31 @@ describe("Modbus TCP channel against the TCP simulator", () => {
   it("disables an unusable point with one warning and polls the rest", async (t) => {
     const { sim, sink, channel, lines } = await rig(t, [1]);
     sim.setHolding(1, 0, [9]);
-    const dev = device("meter", 1, [
-      point("ok", "holdingRegister", 0, "uint16", { pollingMs: 50 }),
-      point("bad", "coilStatus", 0, "int16", { pollingMs: 50 }),
+    const dev = modbusDevice("tcp1", "meter", 1, [
+      modbusPoint("ok", "holdingRegister", 0, "uint16", { pollingMs: 50 }),
+      modbusPoint("bad", "coilStatus", 0, "int16", { pollingMs: 50 }),
     ]);
     channel.addDevice(dev);
     await channel.start();
-    await until(() => sink.of(dev.key, "ok").length >= 3, "samples");
+    await sink.waitFor("samples", () => sink.of(dev.key, "ok").length >= 3);
     assert.equal(sink.of(dev.key, "bad").length, 0);
     const warnings = lines.filter((l) => l.msg === "Modbus point disabled");
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0]!.identifier, "bad");
-    await rejectsWith(channel.write(dev.key, { bad: 1 }), 460, /no Modbus mapping/);
+    await rejectsFieldError(channel.write(dev.key, { bad: 1 }), 460, /no Modbus mapping/);
   });
 
   it("stop() then start() resumes polling", async (t) => {
     const { sim, sink, channel } = await rig(t, [1]);
     sim.setHolding(1, 0, [5]);
-    const dev = device("meter", 1, [point("v", "holdingRegister", 0, "uint16", { pollingMs: 50 })]);
+    const dev = modbusDevice("tcp1", "meter", 1, [modbusPoint("v", "holdingRegister", 0, "uint16", { pollingMs: 50 })]);
     channel.addDevice(dev);
     await channel.start();
-    await until(() => sink.of(dev.key, "v").length >= 2, "samples");
+    await sink.waitFor("samples", () => sink.of(dev.key, "v").length >= 2);
     await channel.stop();
     const n = sink.of(dev.key, "v").length;
     await channel.start();
-    await until(() => sink.of(dev.key, "v").length >= n + 2, "samples after restart");
+    await sink.waitFor("samples after restart", () => sink.of(dev.key, "v").length >= n + 2);
   });
 });
 

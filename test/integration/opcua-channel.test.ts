@@ -11,7 +11,8 @@ import type { DeviceSpec, OpcuaChannelSpec, OpcuaPropertySpec } from "../../src/
 import { defaultFieldOptions, FieldError, type FieldChannel } from "../../src/field/driver.js";
 import { createOpcuaChannel } from "../../src/field/opcua/index.js";
 import { createLogger } from "../../src/ops/logger.js";
-import { FieldSinkRecorder, startOpcuaSimulator, type OpcuaSimulator } from "../../src/sim/opcua/index.js";
+import { startOpcuaSimulator, type OpcuaSimulator } from "../../src/sim/opcua/index.js";
+import { RecordingSink } from "../helpers/recording-sink.js";
 
 const BOILER = "Plant/Area 1/Boiler1";
 const PUMP = "Plant/Area 1/Pump";
@@ -19,7 +20,7 @@ const PUMP = "Plant/Area 1/Pump";
 let dir: string;
 let sim: OpcuaSimulator;
 let channel: FieldChannel;
-const rec = new FieldSinkRecorder();
+const rec = new RecordingSink();
 
 const prop = (identifier: string, displayName: string, extra: Partial<OpcuaPropertySpec> = {}): OpcuaPropertySpec => ({
   identifier,
@@ -150,19 +151,19 @@ async function fieldError(p: Promise<unknown>): Promise<FieldError> {
 describe("OPC UA channel, None/None anonymous", () => {
   test("devices resolve through nested folders within OperationLimits; initial values reach the sink", async () => {
     assert.equal(rec.channel("OPC1")?.up, true);
-    const first = (id: string) => rec.waitFor(`first ${id}`, () => rec.samplesOf(boiler.key, id)[0], 5000);
+    const first = (id: string) => rec.waitFor(`first ${id}`, () => rec.of(boiler.key, id)[0], 5000);
     assert.equal((await first("temp")).value, 20.5);
     assert.equal((await first("count")).value, 9007199254740993n);
     assert.equal((await first("running")).value, true);
     assert.equal((await first("label")).value, "north");
     assert.equal((await first("stamp")).value, 1_700_000_000_000);
     assert.equal((await first("level")).value, 7);
-    const speed = await rec.waitFor("pump speed", () => rec.samplesOf(pump.key, "speed")[0], 5000);
+    const speed = await rec.waitFor("pump speed", () => rec.of(pump.key, "speed")[0], 5000);
     assert.equal(speed.value, 1450);
     // samples carry a time (the server's source timestamp or now), never before the server started
     assert.ok(speed.time > Date.now() - 120_000 && speed.time <= Date.now() + 1000);
     // the device went online before its first sample was handed over
-    assert.ok(rec.device(boiler.key)!.at <= rec.samplesOf(boiler.key, "temp")[0]!.at);
+    assert.ok(rec.device(boiler.key)!.at <= rec.of(boiler.key, "temp")[0]!.at);
   });
 
   test("a device whose path does not resolve is offline with a reason; the others proceed", async () => {
@@ -172,7 +173,7 @@ describe("OPC UA channel, None/None anonymous", () => {
     assert.match(h.reason ?? "", /no node "Area 9" under Plant/);
     assert.equal(rec.device(boiler.key)?.up, true);
     assert.equal(rec.device(pump.key)?.up, true);
-    assert.equal(rec.samplesOf(ghost.key, "speed").length, 0);
+    assert.equal(rec.of(ghost.key, "speed").length, 0);
     // a write to it is refused as "not connected", not attempted
     assert.equal((await fieldError(channel.write(ghost.key, { speed: 1 }))).code, 100004);
   });
@@ -181,7 +182,7 @@ describe("OPC UA channel, None/None anonymous", () => {
     assert.equal(rec.device(ghost.key)?.up, false);
     sim.addDevice({ path: "Plant/Area 9/Ghost", variables: [{ name: "Speed", dataType: "Double", value: 3 }] });
     await rec.waitFor("ghost online", () => rec.device(ghost.key)?.up, 20_000);
-    const s = await rec.waitFor("ghost sample", () => rec.samplesOf(ghost.key, "speed")[0], 5000);
+    const s = await rec.waitFor("ghost sample", () => rec.of(ghost.key, "speed")[0], 5000);
     assert.equal(s.value, 3);
     assert.equal(rec.channelHealthLog.filter((h) => h.key === "OPC1").length, 1, "the channel stayed up throughout");
   });
@@ -189,7 +190,7 @@ describe("OPC UA channel, None/None anonymous", () => {
   test("a server-side change reaches the sink within 1 s", async () => {
     const t0 = Date.now();
     sim.set(BOILER, "Temperature", 81.25);
-    const s = await rec.waitFor("changed temperature", () => rec.samplesOf(boiler.key, "temp", t0).find((x) => x.value === 81.25), 3000);
+    const s = await rec.waitFor("changed temperature", () => rec.of(boiler.key, "temp", t0).find((x) => x.value === 81.25), 3000);
     assert.ok(s.at - t0 < 1000, `change took ${s.at - t0} ms`);
     assert.ok(Math.abs(s.time - t0) < 1000, "the sample time is the server's source timestamp of the change");
   });
@@ -197,11 +198,11 @@ describe("OPC UA channel, None/None anonymous", () => {
   test("trigger 1 yields a sample every sampling period even without changes", async () => {
     const t0 = Date.now();
     await new Promise((r) => setTimeout(r, 1300));
-    const n = rec.samplesOf(boiler.key, "pulse", t0).length;
+    const n = rec.of(boiler.key, "pulse", t0).length;
     // 200 ms period over 1.3 s: about 6; a change-only subscription would give 0
     assert.ok(n >= 4 && n <= 9, `expected about 6 periodic samples, got ${n}`);
     // trigger 2 properties stay change-based
-    assert.equal(rec.samplesOf(pump.key, "speed", t0).length, 0);
+    assert.equal(rec.of(pump.key, "speed", t0).length, 0);
   });
 
   test("write coerces each value to the variable's DataType", async () => {
@@ -213,7 +214,7 @@ describe("OPC UA channel, None/None anonymous", () => {
     assert.equal(sim.get(BOILER, "Label"), "south");
     assert.equal(sim.get(BOILER, "Stamp"), 1_700_000_123_000);
     // and the change comes back through the subscription
-    await rec.waitFor("written setpoint", () => rec.samplesOf(boiler.key, "setpoint").find((s) => s.value === 42.5), 3000);
+    await rec.waitFor("written setpoint", () => rec.of(boiler.key, "setpoint").find((s) => s.value === 42.5), 3000);
   });
 
   test("write errors: value out of the variable's range 460, read-only 100003, unmapped 460, unknown device 460", async () => {
@@ -262,9 +263,9 @@ describe("OPC UA channel, None/None anonymous", () => {
     const t0 = Date.now();
     sim.set(PUMP, "Speed", 10);
     sim.set(BOILER, "Temperature", 12.5);
-    await rec.waitFor("boiler still reported", () => rec.samplesOf(boiler.key, "temp", t0).find((s) => s.value === 12.5), 3000);
+    await rec.waitFor("boiler still reported", () => rec.of(boiler.key, "temp", t0).find((s) => s.value === 12.5), 3000);
     await new Promise((r) => setTimeout(r, 400));
-    assert.equal(rec.samplesOf(pump.key, "speed", t0).length, 0);
+    assert.equal(rec.of(pump.key, "speed", t0).length, 0);
     assert.equal((await fieldError(channel.write(pump.key, { speed: 1 }))).code, 460);
   });
 

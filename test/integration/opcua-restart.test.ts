@@ -9,13 +9,16 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { DeviceSpec, OpcuaChannelSpec } from "../../src/config/gateway/model.js";
+import type { OpcuaChannelSpec } from "../../src/config/gateway/model.js";
 import { defaultFieldOptions, type FieldChannel } from "../../src/field/driver.js";
 import { createOpcuaChannel } from "../../src/field/opcua/index.js";
 import { createLogger } from "../../src/ops/logger.js";
-import { FieldSinkRecorder, startOpcuaSimulator, type OpcuaSimulator, type OpcuaSimulatorOptions } from "../../src/sim/opcua/index.js";
+import { startOpcuaSimulator, type OpcuaSimulator, type OpcuaSimulatorOptions } from "../../src/sim/opcua/index.js";
+import { adderDeviceSpec, adderSimDevice, type AdderDevice } from "../helpers/opcua-device.js";
+import { RecordingSink } from "../helpers/recording-sink.js";
 
 const PATH = "Line/Press";
+const DEVICE: AdderDevice = { path: PATH, variable: "Force", property: "force" };
 
 /** A loopback TCP relay whose connections can be cut at once, like a pulled cable followed by a reconnect. */
 class Relay {
@@ -57,7 +60,7 @@ let dir: string;
 let sim: OpcuaSimulator;
 let relay: Relay;
 const channels: FieldChannel[] = [];
-const rec = new FieldSinkRecorder();
+const rec = new RecordingSink();
 
 function serverOptions(port: number): OpcuaSimulatorOptions {
   return {
@@ -65,28 +68,7 @@ function serverOptions(port: number): OpcuaSimulatorOptions {
     pkiDir: path.join(dir, "server-pki"),
     securityPolicies: ["Basic256Sha256"],
     securityModes: ["SignAndEncrypt"],
-    devices: [
-      {
-        path: PATH,
-        variables: [{ name: "Force", dataType: "Double", value: 1 }],
-        methods: [{ name: "Add", inputs: [{ name: "a", dataType: "Double" }, { name: "b", dataType: "Double" }], outputs: [{ name: "sum", dataType: "Double" }], run: ([a, b]) => [Number(a) + Number(b)] }],
-      },
-    ],
-  };
-}
-
-function device(serverId: string): DeviceSpec {
-  return {
-    key: `pk/${serverId}`,
-    productKey: "pk",
-    deviceName: serverId,
-    serverId,
-    opcua: {
-      displayNamePath: PATH,
-      properties: [{ identifier: "force", displayName: "Force", trigger: 2, tslType: "double" }],
-      services: [{ identifier: "add", displayName: "Add", inputs: [{ identifier: "a", index: 0 }, { identifier: "b", index: 1 }], outputs: [{ identifier: "sum", index: 0 }] }],
-      events: [],
-    },
+    devices: [adderSimDevice(DEVICE, 1)],
   };
 }
 
@@ -107,7 +89,7 @@ async function openChannel(serverId: string, url: string): Promise<FieldChannel>
   });
   channels.push(ch);
   await ch.start();
-  ch.addDevice(device(serverId));
+  ch.addDevice(adderDeviceSpec(DEVICE, serverId));
   return ch;
 }
 
@@ -153,7 +135,7 @@ describe("OPC UA reconnection", () => {
     // the subscription is live again: a change on the new server instance arrives
     const t1 = Date.now();
     sim.set(PATH, "Force", 7.5);
-    const s = await rec.waitFor("change after restart", () => rec.samplesOf("pk/DIRECT", "force", t1).find((x) => x.value === 7.5), 3000);
+    const s = await rec.waitFor("change after restart", () => rec.of("pk/DIRECT", "force", t1).find((x) => x.value === 7.5), 3000);
     assert.ok(s.at - t1 < 1000, `change took ${s.at - t1} ms`);
     // writes and calls use the new session
     await direct!.write("pk/DIRECT", { force: 3 });
@@ -169,7 +151,7 @@ describe("OPC UA reconnection", () => {
     await rec.waitFor("relayed back online", () => transitions(rec.deviceHealthLog, "pk/RELAYED", t0).join(",") === "down,up", 20_000);
     const t1 = Date.now();
     sim.set(PATH, "Force", 9.25);
-    await rec.waitFor("change after the cut", () => rec.samplesOf("pk/RELAYED", "force", t1).find((x) => x.value === 9.25), 3000);
+    await rec.waitFor("change after the cut", () => rec.of("pk/RELAYED", "force", t1).find((x) => x.value === 9.25), 3000);
     assert.deepEqual(await relayed.call("pk/RELAYED", "add", { a: 2, b: 2 }), { sum: 4 });
     // one channel's trouble did not touch the other
     assert.deepEqual(transitions(rec.deviceHealthLog, "pk/DIRECT", t0), []);

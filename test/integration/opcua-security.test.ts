@@ -9,21 +9,24 @@ import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
-import type { DeviceSpec, OpcuaChannelSpec } from "../../src/config/gateway/model.js";
+import type { OpcuaChannelSpec } from "../../src/config/gateway/model.js";
 import { defaultFieldOptions, type FieldChannel } from "../../src/field/driver.js";
 import { createOpcuaChannel } from "../../src/field/opcua/index.js";
 import { createLogger } from "../../src/ops/logger.js";
-import { FieldSinkRecorder, startOpcuaSimulator, type OpcuaSimulator, type OpcuaSimulatorOptions } from "../../src/sim/opcua/index.js";
+import { startOpcuaSimulator, type OpcuaSimulator, type OpcuaSimulatorOptions } from "../../src/sim/opcua/index.js";
+import { adderDeviceSpec, adderSimDevice, type AdderDevice } from "../helpers/opcua-device.js";
+import { RecordingSink } from "../helpers/recording-sink.js";
 
 const PASSWORD = "s3cret-Pa55";
 const WRONG_PASSWORD = "Wr0ng-pa55word";
 const DEVICE_PATH = "Site/Boiler";
+const DEVICE: AdderDevice = { path: DEVICE_PATH, variable: "Temperature", property: "temp" };
 
 let dir: string;
 let sim: OpcuaSimulator;
 let port: number;
 const logLines: string[] = [];
-const rec = new FieldSinkRecorder();
+const rec = new RecordingSink();
 const channels = new Map<string, FieldChannel>();
 
 function serverOptions(pkiDir: string, p: number): OpcuaSimulatorOptions {
@@ -34,28 +37,7 @@ function serverOptions(pkiDir: string, p: number): OpcuaSimulatorOptions {
     securityModes: ["Sign", "SignAndEncrypt"],
     users: [{ userName: "gw", password: PASSWORD }],
     allowAnonymous: true,
-    devices: [
-      {
-        path: DEVICE_PATH,
-        variables: [{ name: "Temperature", dataType: "Double", value: 20 }],
-        methods: [{ name: "Add", inputs: [{ name: "a", dataType: "Double" }, { name: "b", dataType: "Double" }], outputs: [{ name: "sum", dataType: "Double" }], run: ([a, b]) => [Number(a) + Number(b)] }],
-      },
-    ],
-  };
-}
-
-function device(serverId: string): DeviceSpec {
-  return {
-    key: `pk/${serverId}`,
-    productKey: "pk",
-    deviceName: serverId,
-    serverId,
-    opcua: {
-      displayNamePath: DEVICE_PATH,
-      properties: [{ identifier: "temp", displayName: "Temperature", trigger: 2, tslType: "double" }],
-      services: [{ identifier: "add", displayName: "Add", inputs: [{ identifier: "a", index: 0 }, { identifier: "b", index: 1 }], outputs: [{ identifier: "sum", index: 0 }] }],
-      events: [],
-    },
+    devices: [adderSimDevice(DEVICE, 20)],
   };
 }
 
@@ -83,7 +65,7 @@ async function openChannel(serverId: string, security: Partial<OpcuaChannelSpec>
   });
   channels.set(serverId, ch);
   await ch.start();
-  ch.addDevice(device(serverId));
+  ch.addDevice(adderDeviceSpec(DEVICE, serverId));
   return ch;
 }
 
@@ -115,7 +97,7 @@ describe("OPC UA security", () => {
   test("Basic256Sha256 Sign, anonymous: values flow", async () => {
     await rec.waitFor("SIGN device online", () => rec.device("pk/SIGN")?.up, 20_000);
     assert.equal(rec.channel("SIGN")?.up, true);
-    const s = await rec.waitFor("SIGN sample", () => rec.samplesOf("pk/SIGN", "temp")[0], 5000);
+    const s = await rec.waitFor("SIGN sample", () => rec.of("pk/SIGN", "temp")[0], 5000);
     assert.equal(s.value, 20);
   });
 
@@ -124,7 +106,7 @@ describe("OPC UA security", () => {
     const ch = channels.get("ENC")!;
     await ch.write("pk/ENC", { temp: 55.5 });
     assert.equal(sim.get(DEVICE_PATH, "Temperature"), 55.5);
-    await rec.waitFor("ENC sees its write", () => rec.samplesOf("pk/ENC", "temp").find((x) => x.value === 55.5), 3000);
+    await rec.waitFor("ENC sees its write", () => rec.of("pk/ENC", "temp").find((x) => x.value === 55.5), 3000);
     assert.deepEqual(await ch.call("pk/ENC", "add", { a: 1.25, b: 2 }), { sum: 3.25 });
   });
 
@@ -141,8 +123,8 @@ describe("OPC UA security", () => {
     // the others keep working meanwhile
     const t0 = Date.now();
     sim.set(DEVICE_PATH, "Temperature", 61);
-    await rec.waitFor("ENC change", () => rec.samplesOf("pk/ENC", "temp", t0).find((x) => x.value === 61), 3000);
-    await rec.waitFor("SIGN change", () => rec.samplesOf("pk/SIGN", "temp", t0).find((x) => x.value === 61), 3000);
+    await rec.waitFor("ENC change", () => rec.of("pk/ENC", "temp", t0).find((x) => x.value === 61), 3000);
+    await rec.waitFor("SIGN change", () => rec.of("pk/SIGN", "temp", t0).find((x) => x.value === 61), 3000);
   });
 
   test("a mode the server does not offer is reported with the offered endpoints (no downgrade)", async () => {

@@ -103,8 +103,9 @@ test("each login error code leads to its action", async (t) => {
   const k = keys(6);
   const logins = (key: string) => emu.logins.filter((l) => l.deviceKey === key);
   const bounce = async (key: string, code: number) => {
+    await until(() => h.gw.subs.state(key)?.status === "online" && emu.onlineSessions(gw).some((s) => s.deviceKey === key), 8000, `${key} online before the bounce`);
     emu.failNext("login", code, { device: key });
-    emu.kick(ref(key), 6401, { message: "session reset by test" });
+    assert.ok(emu.kick(ref(key), 6401, { message: "session reset by test" }), `${key} had a session to end`);
   };
 
   // 6401: topo add, then retry → online again.

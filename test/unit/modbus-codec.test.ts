@@ -1,42 +1,20 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { ModbusPointSpec, ModbusRawType, OperateType } from "../../src/config/gateway/model.js";
-import { FieldError } from "../../src/field/driver.js";
+import type { ModbusPointSpec, ModbusRawType } from "../../src/config/gateway/model.js";
 import { decodeBit, decodeRegisters, encodeValue, pointProblem, pointWidth } from "../../src/field/modbus/codec.js";
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from "../../src/field/modbus/pdu.js";
 import { ModbusExceptionError } from "../../src/field/modbus/errors.js";
+import { throwsFieldError } from "../helpers/field-errors.js";
+import { modbusPoint } from "../helpers/modbus-points.js";
 
-const WIDTH: Record<string, number> = { bool: 1, int16: 1, uint16: 1, int32: 2, uint32: 2, float: 2, int64: 4, uint64: 4, double: 4 };
-
+/** A holding-register point "p" at address 0. */
 function pt(rawType: ModbusRawType, o: Partial<ModbusPointSpec> = {}): ModbusPointSpec {
-  return {
-    identifier: "p",
-    operateType: "holdingRegister" as OperateType,
-    address: 0,
-    rawType,
-    registerCount: WIDTH[rawType] ?? 1,
-    swap16: false,
-    reverseRegister: false,
-    scaling: 1,
-    pollingMs: 1000,
-    trigger: 1,
-    tslType: "double",
-    ...o,
-  };
+  return modbusPoint("p", "holdingRegister", 0, rawType, o);
 }
 
 const S = { swap16: true };
 const R = { reverseRegister: true };
 const SR = { swap16: true, reverseRegister: true };
-
-function rejects460(fn: () => unknown, pattern?: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof FieldError, `expected FieldError, got ${String(err)}`);
-    assert.equal(err.code, 460);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 describe("decodeRegisters: alink.md 5.3.2 test vectors", () => {
   const table: Array<[ModbusRawType, Partial<ModbusPointSpec>, number[], number]> = [
@@ -196,26 +174,26 @@ describe("encodeValue (hand-computed)", () => {
 
   it("customized data is written as given hex", () => {
     assert.deepEqual(encodeValue(pt("customized data", { registerCount: 2 }), "00abCD01"), [0x00ab, 0xcd01]);
-    rejects460(() => encodeValue(pt("customized data", { registerCount: 2 }), "00AB"));
+    throwsFieldError(() => encodeValue(pt("customized data", { registerCount: 2 }), "00AB"), 460);
   });
 
   it("values that do not fit the raw type are rejected with 460", () => {
-    rejects460(() => encodeValue(pt("uint16"), 70000), /does not fit uint16/);
-    rejects460(() => encodeValue(pt("uint16"), -1));
-    rejects460(() => encodeValue(pt("int16"), 32767.5)); // rounds to 32768
+    throwsFieldError(() => encodeValue(pt("uint16"), 70000), 460, /does not fit uint16/);
+    throwsFieldError(() => encodeValue(pt("uint16"), -1), 460);
+    throwsFieldError(() => encodeValue(pt("int16"), 32767.5), 460); // rounds to 32768
     assert.deepEqual(encodeValue(pt("int16"), 32767.4), [0x7fff]);
-    rejects460(() => encodeValue(pt("int16", { scaling: 0.1 }), 3276.8));
-    rejects460(() => encodeValue(pt("int32"), 2 ** 31));
-    rejects460(() => encodeValue(pt("uint32"), 2 ** 32));
-    rejects460(() => encodeValue(pt("uint64"), 2n ** 64n));
-    rejects460(() => encodeValue(pt("uint64"), -1n));
-    rejects460(() => encodeValue(pt("int64"), 2n ** 63n));
-    rejects460(() => encodeValue(pt("float"), 1e39));
-    rejects460(() => encodeValue(pt("double"), Number.POSITIVE_INFINITY));
-    rejects460(() => encodeValue(pt("string", { registerCount: 3 }), "ABCDEFG"), /does not fit/);
-    rejects460(() => encodeValue(pt("int16"), "abc"));
-    rejects460(() => encodeValue(pt("string", { registerCount: 2 }), 42));
-    rejects460(() => encodeValue(pt("bool", { operateType: "coilStatus" }), "on"));
+    throwsFieldError(() => encodeValue(pt("int16", { scaling: 0.1 }), 3276.8), 460);
+    throwsFieldError(() => encodeValue(pt("int32"), 2 ** 31), 460);
+    throwsFieldError(() => encodeValue(pt("uint32"), 2 ** 32), 460);
+    throwsFieldError(() => encodeValue(pt("uint64"), 2n ** 64n), 460);
+    throwsFieldError(() => encodeValue(pt("uint64"), -1n), 460);
+    throwsFieldError(() => encodeValue(pt("int64"), 2n ** 63n), 460);
+    throwsFieldError(() => encodeValue(pt("float"), 1e39), 460);
+    throwsFieldError(() => encodeValue(pt("double"), Number.POSITIVE_INFINITY), 460);
+    throwsFieldError(() => encodeValue(pt("string", { registerCount: 3 }), "ABCDEFG"), 460, /does not fit/);
+    throwsFieldError(() => encodeValue(pt("int16"), "abc"), 460);
+    throwsFieldError(() => encodeValue(pt("string", { registerCount: 2 }), 42), 460);
+    throwsFieldError(() => encodeValue(pt("bool", { operateType: "coilStatus" }), "on"), 460);
   });
 });
 

@@ -1,28 +1,14 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { ModbusPointSpec, ModbusRawType, OperateType } from "../../src/config/gateway/model.js";
+import type { ModbusPointSpec } from "../../src/config/gateway/model.js";
 import { pointWidth } from "../../src/field/modbus/codec.js";
 import { planPolls, requestsPerCycle, splitRead, type PlannedRead, type PollPlan } from "../../src/field/modbus/planner.js";
-
-const WIDTH: Record<string, number> = { bool: 1, int16: 1, uint16: 1, int32: 2, uint32: 2, float: 2, int64: 4, uint64: 4, double: 4 };
+import { modbusPoint } from "../helpers/modbus-points.js";
 
 let seq = 0;
+/** A point with a fresh identifier, an int16 holding register unless `o` says otherwise. */
 function pt(address: number, o: Partial<ModbusPointSpec> = {}): ModbusPointSpec {
-  const rawType: ModbusRawType = o.rawType ?? "int16";
-  return {
-    identifier: `p${seq++}`,
-    operateType: "holdingRegister" as OperateType,
-    address,
-    rawType,
-    registerCount: WIDTH[rawType] ?? 1,
-    swap16: false,
-    reverseRegister: false,
-    scaling: 1,
-    pollingMs: 1000,
-    trigger: 1,
-    tslType: "int",
-    ...o,
-  };
+  return modbusPoint(`p${seq++}`, o.operateType ?? "holdingRegister", address, o.rawType ?? "int16", { tslType: "int", ...o });
 }
 
 const opts = { maxGap: 8 };

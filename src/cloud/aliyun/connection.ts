@@ -305,11 +305,20 @@ export class AlinkConnection extends EventEmitter<Events> {
     });
   }
 
+  /** Subscribes; resolves with the refused topics. Bounded by the request timeout: a lost SUBACK must not hang a caller. */
   async subscribe(topicList: string[]): Promise<string[]> {
     const client = this.client;
     if (!client || !this.isConnected || topicList.length === 0) return [];
-    const granted = await client.subscribeAsync(subscriptionMap(topicList));
-    return granted.filter((g) => g.qos === 128).map((g) => g.topic);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AlinkRequestError("timeout", `no SUBACK within ${this.o.requestTimeoutMs} ms`)), this.o.requestTimeoutMs);
+    });
+    try {
+      const granted = await Promise.race([client.subscribeAsync(subscriptionMap(topicList)), timeout]);
+      return granted.filter((g) => g.qos === 128).map((g) => g.topic);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async unsubscribe(topicList: string[]): Promise<void> {

@@ -84,6 +84,7 @@ export class SubDeviceManager extends EventEmitter<Events> {
   private loginTokens: number;
   private lastRefill = Date.now();
   private stopped = false;
+  private passNow = 0;
   /** True once a gateway config has been applied: before that, nothing is pruned from the topology. */
   private configKnown = false;
   readonly counters = { logins: 0, loginFailures: 0, logouts: 0, registrations: 0, topoAdds: 0, topoDeletes: 0 };
@@ -404,6 +405,9 @@ export class SubDeviceManager extends EventEmitter<Events> {
     if (this.pumping || this.stopped || !this.link.connected) return;
     this.pumping = true;
     this.repump = false;
+    // One clock reading per pass: what is due and what is scheduled next must agree (a timer may fire a
+    // millisecond before Date.now() reaches the due time).
+    this.passNow = this.now();
     try {
       if (!this.reconciled) await this.reconcileTopology();
       await this.registerMissing();
@@ -415,12 +419,16 @@ export class SubDeviceManager extends EventEmitter<Events> {
       this.pumping = false;
     }
     if (!this.link.connected || this.stopped) return;
-    const now = this.now();
+    const now = this.passNow;
     let next = Infinity;
     for (const d of this.devs.values()) if (this.wantsLogin(d) && d.nextAttemptAt > now) next = Math.min(next, d.nextAttemptAt);
     if (this.globalHoldUntil > now) next = Math.max(next === Infinity ? 0 : next, this.globalHoldUntil);
+    if (this.logger.isLevelEnabled("debug")) {
+      const waiting = [...this.devs.values()].filter((d) => this.wantsLogin(d)).map((d) => `${d.key}@${d.nextAttemptAt - now}${d.bound ? "" : "!b"}`);
+      this.logger.debug({ waiting, repump: this.repump, next: next === Infinity ? null : next - now }, "sessions pass done");
+    }
     if (this.repump) this.schedule(0);
-    else if (next !== Infinity) this.schedule(next - now);
+    else if (next !== Infinity) this.schedule(Math.max(1, next - this.now()));
   }
 
   private async reconcileTopology(): Promise<void> {
@@ -454,7 +462,7 @@ export class SubDeviceManager extends EventEmitter<Events> {
   }
 
   private async registerMissing(): Promise<void> {
-    const missing = [...this.devs.values()].filter((d) => this.wantsLogin(d) && !this.secretOf(d) && d.nextAttemptAt <= this.now());
+    const missing = [...this.devs.values()].filter((d) => this.wantsLogin(d) && !this.secretOf(d) && d.nextAttemptAt <= this.passNow);
     for (const batch of chunk(missing, this.limits.batchSize)) {
       let r: AlinkReply;
       try {
@@ -488,7 +496,7 @@ export class SubDeviceManager extends EventEmitter<Events> {
   }
 
   private async bindMissing(): Promise<void> {
-    const due = [...this.devs.values()].filter((d) => this.wantsLogin(d) && !d.bound && this.secretOf(d) && d.nextAttemptAt <= this.now());
+    const due = [...this.devs.values()].filter((d) => this.wantsLogin(d) && !d.bound && this.secretOf(d) && d.nextAttemptAt <= this.passNow);
     for (const batch of chunk(due, this.limits.batchSize)) {
       const ok = await this.topoAdd(batch);
       // The reply carries no per-device result: retry a failed batch one device at a time.
@@ -525,7 +533,7 @@ export class SubDeviceManager extends EventEmitter<Events> {
   }
 
   private async loginDue(): Promise<void> {
-    const now = this.now();
+    const now = this.passNow;
     if (now < this.globalHoldUntil) return;
     const due = [...this.devs.values()].filter((d) => this.wantsLogin(d) && d.bound && !d.inFlight && this.secretOf(d) && d.nextAttemptAt <= now);
     const logins: Promise<void>[] = [];
@@ -581,7 +589,10 @@ export class SubDeviceManager extends EventEmitter<Events> {
     }
     if (!this.link.connected || this.stopped) return;
     if (r.code === 200) {
-      const refused = await this.link.subscribe(deviceSubscriptions(dev)).catch(() => [] as string[]);
+      const refused = await this.link.subscribe(deviceSubscriptions(dev)).catch((err: Error) => {
+        this.logger.warn({ device: dev.key, err: err.message }, "subscribing sub-device topics failed");
+        return [] as string[];
+      });
       if (refused.length) this.logger.warn({ device: dev.key, topics: refused }, "platform refused sub-device subscriptions");
       dev.online = true;
       dev.loginCount++;

@@ -11,4 +11,3 @@ export type {
   SimValue,
   SimVariableSpec,
 } from "./model.js";
-export { FieldSinkRecorder, type EventRecord, type HealthRecord } from "./recorder.js";

@@ -49,7 +49,7 @@ export interface LogSummary {
   lines: number;
   warnings: number;
   errors: number;
-  /** Lines that are not JSON log entries (Node's own warnings on stderr). */
+  /** Lines that are not JSON log entries (Node's own warnings on stderr; anything else also counts as an error). */
   other: number;
   /** The first few distinct warning/error messages. */
   first: string[];
@@ -163,13 +163,16 @@ export class BenchDaemon {
       try {
         entry = JSON.parse(line) as { level?: string; msg?: string };
       } catch {
+        // Not a log entry: Node's own warnings ("(node:PID) …Warning: …" and its "(Use `node --trace-…" hint),
+        // or anything else written to stderr.
         summary.other++;
-        entry = { level: "stderr", msg: line.slice(0, 200) };
-        if (!line.includes("DeprecationWarning") && !line.includes("--trace-deprecation")) entry.level = "error";
+        const nodeWarning = /^\(node:\d+\) \[?\w*\]? ?\w*Warning|^\(Use `node --trace-/.test(line);
+        if (/^\(Use `node --trace-/.test(line)) continue;
+        entry = { level: nodeWarning ? "node" : "stderr", msg: line.replace(/^\(node:\d+\) /, "").slice(0, 200) };
       }
       if (entry.level === "warn") summary.warnings++;
-      else if (entry.level === "error" || entry.level === "fatal") summary.errors++;
-      else if (entry.level !== "stderr") continue;
+      else if (entry.level === "error" || entry.level === "fatal" || entry.level === "stderr") summary.errors++;
+      else if (entry.level !== "node") continue;
       const text = `${entry.level}: ${entry.msg ?? ""}`;
       if (summary.first.length < 5 && !summary.first.includes(text)) summary.first.push(text);
     }

@@ -33,7 +33,7 @@ export function markdown(run: RunSummary): string {
     }
     if (s.error) lines.push(`| ${cell(s.title)} | **failed**: ${cell(s.error.split("\n")[0]!.slice(0, 300))} | – | **no** |`);
   }
-  const notes = run.scenarios.flatMap((s) => s.notes);
+  const notes = [...new Set(run.scenarios.flatMap((s) => s.notes))];
   if (notes.length) {
     lines.push("");
     lines.push("Notes:");

@@ -80,7 +80,8 @@ export async function pollScenario(c: PollCase): Promise<ScenarioBody> {
   const notes: string[] = [];
   if (win.cloud.rejected > 0) notes.push(`${label}: the emulator rejected ${win.cloud.rejected} value(s): ${win.cloud.rejectReasons.join("; ")}`);
   if (win.gateway.fieldErrors > 0) notes.push(`${label}: ${win.gateway.fieldErrors} failed Modbus request(s) in the window (${win.gateway.fieldTimeouts} timeouts)`);
-  if (logs.errors > 0) notes.push(`${label}: the daemon logged ${logs.errors} error(s): ${logs.first.join(" | ")}`);
+  if (logs.errors > 0 || logs.warnings > 0) notes.push(`${label}: the daemon logged ${logs.errors} error(s) and ${logs.warnings} warning(s): ${logs.first.join(" | ")}`);
+  else if (logs.other > 0) notes.push(`${label}: Node warned on the daemon's stderr: ${logs.first.join(" | ")}`);
   return {
     title: label,
     params: { ...c, seconds, tls, nominalPointsPerSec: nominal, trigger: 1 },
@@ -116,6 +117,9 @@ export async function pollScenario(c: PollCase): Promise<ScenarioBody> {
     ],
     notes: [
       ...notes,
+      "Poll: the bare client is the ceiling of reading only: it decodes, converts, stores and publishes nothing, and its points count when read, " +
+        "the gateway's when the emulator accepts them. While it runs, the emulator is idle and the simulators have more CPU. " +
+        "Both are paced by the same period slots; a window of whole periods can count one cycle more or less than nominal (±1 % here), so a ratio slightly above 100 % is noise.",
       `${label}: the bare client could do ${fmtInt(capacity)} pts/s flat out (cycles back to back, ${fmt(flat.cpuPercent, 0)} % of a core); emulator + simulators used ${fmt(win.rigCpuPercent, 0)} % of a core during the gateway window.`,
     ],
   };
