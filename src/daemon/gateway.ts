@@ -76,7 +76,7 @@ export class Gateway {
     this.things = new ThingsRuntime({
       gateway: this.identity, logger: log.child({ component: "things" }), windowMs: cfg.uplink.batchWindowMs,
       nextId: () => ids.next(), isOnline: (key) => this.subs.isOnline(key),
-      emit: (uplinks) => this.store.outbox.append(uplinks.map((u) => ({ topic: u.topic, payload: u.payload, msgId: u.msgId, devices: u.devices, sampleTime: u.sampleTime }))),
+      emit: (uplinks) => this.store.outbox.append(uplinks),
       onFieldHealth: (key, online, reason) => this.subs.setFieldHealth(key, online, reason),
     });
     this.forwarder = new Forwarder({
@@ -95,16 +95,17 @@ export class Gateway {
       logger: log.child({ component: "field" }), dataDir: cfg.dataDir,
       options: { ...defaultFieldOptions, ...cfg.field },
     }, this.opts.channelFactory ?? loadDriver);
+    const download = { caFile: cfg.download.caFile, allowHttp: cfg.download.allowHttp, timeoutMs: cfg.download.timeoutSeconds * 1000 };
     this.configs = new GatewayConfigManager({
       dataDir: cfg.dataDir,
       parse: { serialPorts: cfg.serialPorts, gatewayDeviceSecret: cfg.gateway.deviceSecret },
-      download: { caFile: cfg.download.caFile, allowHttp: cfg.download.allowHttp, maxBytes: cfg.download.maxBytes, timeoutMs: cfg.download.timeoutSeconds * 1000 },
+      download: { ...download, maxBytes: cfg.download.maxBytes },
       logger: log.child({ component: "config" }),
       apply: (next, diff) => this.applyConfig(next, diff),
     });
     this.ota = new OtaManager({
       link: this.link, gateway: this.identity, version: cfg.gateway.firmwareVersion, dataDir: cfg.dataDir,
-      download: { caFile: cfg.download.caFile, allowHttp: cfg.download.allowHttp, timeoutMs: cfg.download.timeoutSeconds * 1000 },
+      download,
       installCommand: cfg.ota.installCommand, maxBytes: cfg.ota.maxBytes,
       nextId: () => ids.next(), logger: log.child({ component: "ota" }),
     });
