@@ -13,7 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { CLI } from "./lib/daemon.js";
+import { BUILT_CLI, ROOT } from "./lib/daemon.js";
 import { env } from "./lib/env.js";
 import { describeMachine } from "./lib/machine.js";
 import { markdown, type RunSummary } from "./lib/report.js";
@@ -29,12 +29,25 @@ function progress(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-async function runScenario(id: string, logFile: string): Promise<ScenarioResult> {
+/**
+ * Copies dist/ (and package.json, which makes it an ES module package) under results/, so that every scenario
+ * runs the same build even if dist/ is rebuilt while the suite runs. node_modules is still found from there.
+ */
+function snapshotBuild(): string {
+  const target = path.join(RESULTS, "build");
+  fs.rmSync(target, { recursive: true, force: true });
+  fs.mkdirSync(target, { recursive: true });
+  fs.cpSync(path.dirname(BUILT_CLI), path.join(target, "dist"), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, "package.json"), path.join(target, "package.json"));
+  return path.join(target, "dist", "cli.js");
+}
+
+async function runScenario(id: string, logFile: string, cli: string): Promise<ScenarioResult> {
   const resultFile = path.join(os.tmpdir(), `fb-bench-${process.pid}-${id}.json`);
   const log = fs.openSync(logFile, "w");
   const t0 = performance.now();
   const child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "scenario.ts"), id], {
-    env: { ...process.env, BENCH_RESULT_FILE: resultFile, BENCH_LOG_DIR: RESULTS },
+    env: { ...process.env, BENCH_RESULT_FILE: resultFile, BENCH_LOG_DIR: RESULTS, BENCH_CLI: cli },
     stdio: ["ignore", log, log],
   });
   const timer = setTimeout(() => child.kill("SIGKILL"), SCENARIO_LIMIT_MS);
@@ -55,8 +68,8 @@ async function runScenario(id: string, logFile: string): Promise<ScenarioResult>
 }
 
 async function main(): Promise<number> {
-  if (!fs.existsSync(CLI)) {
-    progress(`${CLI} not found: build first (npm run bench does)`);
+  if (!fs.existsSync(BUILT_CLI)) {
+    progress(`${BUILT_CLI} not found: build first (npm run bench does)`);
     return 1;
   }
   const only = (process.env["BENCH_ONLY"] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -67,6 +80,7 @@ async function main(): Promise<number> {
   }
   const ids = only.length ? only : Object.keys(SCENARIOS);
   fs.mkdirSync(RESULTS, { recursive: true });
+  const cli = snapshotBuild();
   const knobs = Object.entries(process.env).filter(([k]) => k.startsWith("BENCH_")).map(([k, v]) => `${k}=${v}`);
   const command = `${knobs.length ? `${knobs.join(" ")} ` : ""}${process.env["npm_lifecycle_event"] === "bench" ? "npm run bench" : "node --import tsx test/bench/run.ts"}`;
   const machine = describeMachine();
@@ -77,7 +91,7 @@ async function main(): Promise<number> {
   for (const id of ids) {
     const began = performance.now();
     progress(`  ${id} …`);
-    const result = await runScenario(id, path.join(RESULTS, `${id}.log`));
+    const result = await runScenario(id, path.join(RESULTS, `${id}.log`), cli);
     scenarios.push(result);
     const verdict = result.error ? `FAILED: ${result.error.split("\n")[0]}` : result.rows.map((r) => (r.met === false ? "missed" : r.met ? "met" : "–")).join(" ");
     progress(`  ${id} done in ${Math.round((performance.now() - began) / 1000)} s: ${verdict}`);

@@ -1,12 +1,11 @@
 /** An in-process gateway against the cloud emulator, with a recording field driver. */
-import { Writable } from "node:stream";
 import { CloudEmulator } from "../../src/sim/cloud/index.js";
 import { loadBootstrap, prepareDataDir } from "../../src/config/bootstrap/load.js";
-import { createLogger } from "../../src/ops/logger.js";
 import { Gateway } from "../../src/daemon/gateway.js";
 import type { AsyncChannelFactory } from "../../src/field/manager.js";
 import { RecordingDriver, type RecordingDriverOptions } from "./recording-driver.js";
 import { GATEWAY, makeRig, type TestRig } from "./daemon.js";
+import { captureLogger, type LogLine } from "./log-capture.js";
 
 export interface Harness {
   emu: CloudEmulator;
@@ -15,7 +14,7 @@ export interface Harness {
   rig: TestRig;
   /** Everything the gateway logged, as text. */
   logText(): string;
-  logs(): Array<Record<string, unknown>>;
+  logs(): LogLine[];
   /** Stops the gateway (not the emulator) and starts a new one on the same data dir. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -37,20 +36,14 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const rig = makeRig(emu, { log: { level: "debug" }, uplink: { batchWindowMs: 50 }, ...o.config });
   const cfg = loadBootstrap(rig.configFile);
   prepareDataDir(cfg.dataDir);
-  let text = "";
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      text += chunk.toString();
-      cb();
-    },
-  });
-  const logger = createLogger("debug", sink);
+  const log = captureLogger("debug");
+  const logger = log.logger;
   const driver = new RecordingDriver(o.driver);
   const make = () => new Gateway(loadBootstrap(rig.configFile), logger, { channelFactory: o.factory ?? driver.factory });
   const h: Harness = {
     emu, gw: make(), driver, rig,
-    logText: () => text,
-    logs: () => text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    logText: log.text,
+    logs: log.lines,
     async restart() {
       await h.gw.stop();
       h.gw = make();
@@ -59,7 +52,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     async stop() {
       // FIELDBRIDGE_TEST_LOG_DIR keeps each harness's log for post-mortems of a failed run.
       const keep = process.env["FIELDBRIDGE_TEST_LOG_DIR"];
-      if (keep) (await import("node:fs")).writeFileSync(`${keep}/harness-${Date.now()}-${process.pid}.log`, text);
+      if (keep) (await import("node:fs")).writeFileSync(`${keep}/harness-${Date.now()}-${process.pid}.log`, log.text());
       await h.gw.stop();
       if (!o.emu) await emu.close();
       rig.cleanup();

@@ -1,50 +1,37 @@
 import { describe, it, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { defaultFieldOptions, type FieldChannel, type FieldOptions } from "../../src/field/driver.js";
 import { createModbusChannel } from "../../src/field/modbus/index.js";
-import { createLogger } from "../../src/ops/logger.js";
 import { ModbusTcpSimulator } from "../../src/sim/modbus/index.js";
 import { TcpTransport } from "../../src/field/modbus/tcp-transport.js";
 import { ModbusTimeoutError } from "../../src/field/modbus/errors.js";
 import { rejectsFieldError } from "../helpers/field-errors.js";
 import { modbusDevice, modbusPoint } from "../helpers/modbus-points.js";
 import { RecordingSink } from "../helpers/recording-sink.js";
-
-/** A logger whose JSON lines are kept for assertions. */
-function captureLogger(): { logger: ReturnType<typeof createLogger>; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split("\n")) if (line.trim()) lines.push(JSON.parse(line));
-      cb();
-    },
-  });
-  return { logger: createLogger("info", stream), lines };
-}
+import { captureLogger, type LogLine } from "../helpers/log-capture.js";
 
 interface Rig {
   sim: ModbusTcpSimulator;
   sink: RecordingSink;
   channel: FieldChannel;
-  lines: Array<Record<string, unknown>>;
+  lines: LogLine[];
 }
 
 async function rig(t: TestContext, units: number[], options: Partial<FieldOptions> = {}, simOptions = {}): Promise<Rig> {
   const sim = await ModbusTcpSimulator.start({ units, ...simOptions });
   const sink = new RecordingSink();
-  const { logger, lines } = captureLogger();
+  const log = captureLogger("info");
   const channel = createModbusChannel(
     { protocol: "modbus-tcp", serverId: "tcp1", name: "line", host: "127.0.0.1", port: sim.port },
     sink,
-    { logger, dataDir: "/nonexistent", options: { ...defaultFieldOptions, modbusTimeoutMs: 300, ...options } },
+    { logger: log.logger, dataDir: "/nonexistent", options: { ...defaultFieldOptions, modbusTimeoutMs: 300, ...options } },
   );
   t.after(async () => {
     await channel.stop();
     await sim.close();
   });
-  return { sim, sink, channel, lines };
+  return { sim, sink, channel, lines: log.lines() };
 }
 
 describe("Modbus TCP channel against the TCP simulator", () => {

@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { startHarness, until } from "../helpers/harness.js";
 import { GATEWAY, secretsIn } from "../helpers/daemon.js";
 import { ROOT } from "../helpers/cli.js";
+import { adderSimDevice } from "../helpers/opcua-device.js";
 import { loadDriver } from "../../src/field/manager.js";
 import { startOpcuaSimulator, type OpcuaSimulator } from "../../src/sim/opcua/index.js";
 import type { OpcuaSimulatorOptions } from "../../src/sim/opcua/index.js";
@@ -17,16 +18,17 @@ import { boilerTsl, BOILER_PRODUCT } from "../../src/sim/demo-config.js";
 const gw = GATEWAY;
 const PASSWORD = "Ua-S3cret-pass";
 
+/** The adder device (Temperature and the method Add) with the boiler's other variables after Temperature. */
 function boilerDevice(): OpcuaSimulatorOptions["devices"][number] {
+  const adder = adderSimDevice({ path: "Plant/Boiler1", variable: "Temperature", property: "Temperature" }, 80.5);
   return {
-    path: "Plant/Boiler1",
+    ...adder,
     variables: [
-      { name: "Temperature", dataType: "Double", value: 80.5 },
+      ...(adder.variables ?? []),
       { name: "Pressure", dataType: "Double", value: 2.5 },
       { name: "Burner", dataType: "Boolean", value: true },
       { name: "TargetTemperature", dataType: "Double", value: 85 },
     ],
-    methods: [{ name: "Add", inputs: [{ name: "a", dataType: "Double" }, { name: "b", dataType: "Double" }], outputs: [{ name: "sum", dataType: "Double" }], run: ([a, b]) => [Number(a) + Number(b)] }],
   };
 }
 

@@ -7,15 +7,14 @@ import assert from "node:assert/strict";
 import { copyFile, mkdtemp, mkdir, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import type { OpcuaChannelSpec } from "../../src/config/gateway/model.js";
 import { defaultFieldOptions, type FieldChannel } from "../../src/field/driver.js";
 import { createOpcuaChannel } from "../../src/field/opcua/index.js";
-import { createLogger } from "../../src/ops/logger.js";
 import { startOpcuaSimulator, type OpcuaSimulator, type OpcuaSimulatorOptions } from "../../src/sim/opcua/index.js";
 import { adderDeviceSpec, adderSimDevice, type AdderDevice } from "../helpers/opcua-device.js";
 import { RecordingSink } from "../helpers/recording-sink.js";
+import { captureLogger } from "../helpers/log-capture.js";
 
 const PASSWORD = "s3cret-Pa55";
 const WRONG_PASSWORD = "Wr0ng-pa55word";
@@ -25,7 +24,8 @@ const DEVICE: AdderDevice = { path: DEVICE_PATH, variable: "Temperature", proper
 let dir: string;
 let sim: OpcuaSimulator;
 let port: number;
-const logLines: string[] = [];
+const log = captureLogger("debug");
+const logLines = log.rawLines();
 const rec = new RecordingSink();
 const channels = new Map<string, FieldChannel>();
 
@@ -52,14 +52,8 @@ async function openChannel(serverId: string, security: Partial<OpcuaChannelSpec>
     timeoutMs: 5000,
     ...security,
   };
-  const logStream = new Writable({
-    write(chunk, _enc, cb) {
-      logLines.push(String(chunk));
-      cb();
-    },
-  });
   const ch = createOpcuaChannel(spec, rec, {
-    logger: createLogger("debug", logStream),
+    logger: log.logger,
     dataDir: path.join(dir, "data"),
     options: { ...defaultFieldOptions, opcuaSamplingMs: 100 },
   });

@@ -9,15 +9,14 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, readFileSync, writeFileSync, statSync, existsSync, symlinkSync, readdirSync, copyFileSync, chmodSync, chownSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SystemdNotifier } from "../../src/ops/systemd.js";
-import { createLogger } from "../../src/ops/logger.js";
 import { CloudEmulator } from "../../src/sim/cloud/index.js";
 import { ModbusTcpSimulator } from "../../src/sim/modbus/index.js";
 import { DaemonProcess, ROOT } from "../helpers/cli.js";
 import { GATEWAY, makeRig } from "../helpers/daemon.js";
 import { modbusDoc, METER } from "../helpers/gwdoc.js";
+import { captureLogger } from "../helpers/log-capture.js";
 
 const UNIT = join(ROOT, "systemd", "fieldbridge.service");
 const INSTALL = join(ROOT, "systemd", "install.sh");
@@ -130,17 +129,6 @@ class NotifyReceiver {
 const havePython = which("python3") !== undefined;
 const haveSystemdNotify = which("systemd-notify") !== undefined;
 const socatPath = which("socat");
-
-function captureLogger(): { logger: ReturnType<typeof createLogger>; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split("\n")) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger("debug", sink), lines };
-}
 
 /** A PATH holding only the given programs (as symlinks), to choose which notify helper is found. */
 function pathWith(dir: string, programs: Record<string, string>): string {
@@ -365,9 +353,10 @@ test("SystemdNotifier sends READY, STATUS, WATCHDOG and STOPPING through systemd
   const dir = tempDir(t, "fb-notify-");
   const rx = await NotifyReceiver.start(join(dir, "notify.sock"));
   t.after(() => rx.stop());
-  const { logger, lines } = captureLogger();
+  const log = captureLogger();
+  const lines = log.lines();
   const env: NodeJS.ProcessEnv = { PATH: process.env["PATH"], NOTIFY_SOCKET: rx.address, WATCHDOG_USEC: "400000" };
-  const n = new SystemdNotifier(logger, env);
+  const n = new SystemdNotifier(log.logger, env);
   t.after(() => n.stop());
   assert.equal(n.via, "systemd-notify");
   assert.deepEqual(Object.keys(env), ["PATH"], "NOTIFY_SOCKET and WATCHDOG_USEC are taken out of the environment");
@@ -434,7 +423,7 @@ test("SystemdNotifier without NOTIFY_SOCKET, or without any helper, does nothing
   off.startWatchdog(() => true);
   await off.ready();
   off.stop();
-  assert.deepEqual(quiet.lines, []);
+  assert.deepEqual(quiet.lines(), []);
 
   const dir = mkdtempSync(join(tmpdir(), "fb-nohelper-"));
   try {
@@ -442,8 +431,8 @@ test("SystemdNotifier without NOTIFY_SOCKET, or without any helper, does nothing
     const none = new SystemdNotifier(noisy.logger, { PATH: dir, NOTIFY_SOCKET: join(dir, "x.sock") });
     assert.equal(none.enabled, false);
     await none.ready();
-    assert.equal(noisy.lines.filter((l) => l["level"] === "warn").length, 1);
-    assert.match(String(noisy.lines[0]!["msg"]), /neither systemd-notify nor socat/);
+    assert.equal(noisy.lines().filter((l) => l["level"] === "warn").length, 1);
+    assert.match(String(noisy.lines()[0]!["msg"]), /neither systemd-notify nor socat/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

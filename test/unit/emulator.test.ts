@@ -6,15 +6,14 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import https from "node:https";
 import http from "node:http";
-import { Writable } from "node:stream";
 import { describe, test, type TestContext } from "node:test";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { hmacHex, loginParams, mqttConnectFields, signContent, topoAddItem, type ConnectSignMethod } from "../../src/cloud/aliyun/sign.js";
 import { replyTopic, topics, type Identity } from "../../src/cloud/aliyun/topics.js";
-import { createLogger } from "../../src/ops/logger.js";
 import { CloudEmulator, testPki, type CloudEmulatorOptions } from "../../src/sim/cloud/index.js";
 import { startFileServer } from "../../src/sim/files.js";
 import type { TslDocument } from "../../src/things/tsl-types.js";
+import { captureLogger } from "../helpers/log-capture.js";
 
 const WAIT_MS = 5000;
 
@@ -578,21 +577,15 @@ describe("topology and sessions", () => {
 });
 
 test("the emulator's log lines carry no secrets", async (t) => {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(String(chunk));
-      cb();
-    },
-  });
-  const emu = await startEmu(t, { logger: createLogger("debug", sink) });
+  const log = captureLogger("debug");
+  const emu = await startEmu(t, { logger: log.logger });
   const gw = await connect(t, emu);
   const [d] = await online(t, emu, gw, [sub(1)]);
   await tryConnect(t, emu.url, connectOptions(emu, { secret: "wrong-secret" }));
   emu.kick(d!, 427);
   assert.equal(emu.device(GW).online, true, "a refused CONNECT does not take over the live connection");
   assert.equal(gw.connected, true);
-  const text = lines.join("");
+  const text = log.text();
   assert.match(text, /device connected/);
   assert.match(text, /sub-device kicked/);
   for (const secret of [GW.deviceSecret, emu.device(d!).secret!]) assert.ok(!text.includes(secret), "a secret leaked into the log");

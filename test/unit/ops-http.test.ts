@@ -2,20 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
-import { Writable } from "node:stream";
 import { OpsServer, parseListen, type OpsHandlers } from "../../src/ops/http.js";
-import { createLogger } from "../../src/ops/logger.js";
-
-function capture(): { logger: ReturnType<typeof createLogger>; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split("\n")) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger("info", sink), lines };
-}
+import { captureLogger } from "../helpers/log-capture.js";
 
 function get(port: number, path: string, agent: http.Agent | false = false): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
@@ -50,8 +38,9 @@ test("OpsServer answers the three paths from its handlers, with no caching, and 
     },
     metrics: () => "# HELP x_total x\n# TYPE x_total counter\nx_total 1\n",
   };
-  const { logger, lines } = capture();
-  const ops = new OpsServer("127.0.0.1:0", handlers, logger);
+  const log = captureLogger("info");
+  const lines = log.lines();
+  const ops = new OpsServer("127.0.0.1:0", handlers, log.logger);
   await ops.start();
   t.after(() => ops.stop());
   assert.ok(ops.port > 0);
@@ -87,7 +76,7 @@ test("OpsServer answers the three paths from its handlers, with no caching, and 
 });
 
 test("OpsServer.stop closes idle keep-alive connections at once, and start fails on a port in use", async () => {
-  const ops = new OpsServer("127.0.0.1:0", { health: () => ({ ok: true }), status: () => ({}), metrics: () => "" }, capture().logger);
+  const ops = new OpsServer("127.0.0.1:0", { health: () => ({ ok: true }), status: () => ({}), metrics: () => "" }, captureLogger("info").logger);
   await ops.start();
   const port = ops.port;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -104,7 +93,7 @@ test("OpsServer.stop closes idle keep-alive connections at once, and start fails
   const blocker = net.createServer();
   await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
   try {
-    const busy = new OpsServer(`127.0.0.1:${(blocker.address() as net.AddressInfo).port}`, { health: () => ({ ok: true }), status: () => ({}), metrics: () => "" }, capture().logger);
+    const busy = new OpsServer(`127.0.0.1:${(blocker.address() as net.AddressInfo).port}`, { health: () => ({ ok: true }), status: () => ({}), metrics: () => "" }, captureLogger("info").logger);
     await assert.rejects(busy.start(), /EADDRINUSE/);
     await busy.stop();
   } finally {

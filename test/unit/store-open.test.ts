@@ -3,11 +3,12 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import BetterSqlite3 from "better-sqlite3";
 import { createLogger } from "../../src/ops/logger.js";
-import { openStore, type OpenStoreOptions, type Store } from "../../src/store/store.js";
+import { openStore } from "../../src/store/store.js";
 import { SCHEMA_VERSION } from "../../src/store/migrations.js";
+import { captureLogger, type LogCapture } from "../helpers/log-capture.js";
+import { storeOpener } from "../helpers/store.js";
 
 function tempDir(t: TestContext): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fb-store-"));
@@ -15,31 +16,7 @@ function tempDir(t: TestContext): string {
   return dir;
 }
 
-function captureLogs(): { logger: ReturnType<typeof createLogger>; text: () => string; lines: () => Array<Record<string, unknown>> } {
-  const chunks: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk.toString());
-      cb();
-    },
-  });
-  const text = (): string => chunks.join("");
-  return {
-    logger: createLogger("debug", sink),
-    text,
-    lines: () =>
-      text()
-        .split("\n")
-        .filter((l) => l.length > 0)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
-
-function open(t: TestContext, dir: string, extra: Partial<OpenStoreOptions> = {}): Store {
-  const store = openStore(dir, { logger: extra.logger ?? createLogger("silent"), sync: "full", ...extra });
-  t.after(() => store.close());
-  return store;
-}
+const open = storeOpener("full");
 
 const entry = (n: number) => ({ topic: "t", payload: `{"id":"${n}"}`, msgId: String(n), devices: [], sampleTime: Date.now() });
 
@@ -78,7 +55,7 @@ test("message ids are decimal strings, strictly increasing, also across reopen a
 });
 
 test("secrets are stored per device, listed by name only, and never logged", (t) => {
-  const logs = captureLogs();
+  const logs = captureLogger();
   const dir = tempDir(t);
   let store = open(t, dir, { logger: logs.logger, sync: "normal" });
   const secret = "Sup3r-Secret-Value-0123456789abcdef";
@@ -126,7 +103,7 @@ test("the key/value store round-trips JSON values and lists keys by prefix", (t)
   assert.deepEqual(store.kv.keys(), ["subdev/a1/m1", "subdev_x"]);
 });
 
-function assertMovedAside(dir: string, logs: ReturnType<typeof captureLogs>, original?: Buffer): string {
+function assertMovedAside(dir: string, logs: LogCapture, original?: Buffer): string {
   const aside = fs.readdirSync(dir).filter((f) => /^fieldbridge\.db\.corrupt-\d{4}-\d\d-\d\dT[\d-]+Z$/.test(f));
   assert.equal(aside.length, 1, `one moved-aside file in ${fs.readdirSync(dir).join(", ")}`);
   if (original) assert.deepEqual(fs.readFileSync(path.join(dir, aside[0]!)), original, "the damaged file is kept as it was");
@@ -147,7 +124,7 @@ test("a file of garbage is moved aside (with its -wal/-shm), logged once, and a 
   fs.writeFileSync(file, garbage);
   fs.writeFileSync(`${file}-wal`, "not a wal");
 
-  const logs = captureLogs();
+  const logs = captureLogger();
   store = open(t, dir, { logger: logs.logger });
   assertMovedAside(dir, logs, garbage);
   const side = fs.readdirSync(dir).filter((f) => f.endsWith("-wal") && f.includes("corrupt"));
@@ -171,7 +148,7 @@ test("a malformed image that fails quick_check is moved aside too", (t) => {
   fs.closeSync(fd);
   const damaged = fs.readFileSync(file);
 
-  const logs = captureLogs();
+  const logs = captureLogger();
   store = open(t, dir, { logger: logs.logger });
   assertMovedAside(dir, logs, damaged);
   const reason = logs.lines().find((l) => l.level === "error")!.reason as { message: string };
@@ -187,7 +164,7 @@ test("a database from a newer build is used as is when compatible", (t) => {
   store.secrets.set("a1", "d1", "s1");
   store.db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
   store.close();
-  const logs = captureLogs();
+  const logs = captureLogger();
   store = open(t, dir, { logger: logs.logger });
   assert.equal(store.secrets.get("a1", "d1"), "s1", "kept, not moved aside");
   assert.equal(logs.lines().filter((l) => l.level === "warn" && String(l.msg).includes("newer")).length, 1);
@@ -200,7 +177,7 @@ test("a newer database whose tables this build cannot use is moved aside", (t) =
   db.exec("CREATE TABLE outbox (other TEXT)");
   db.pragma(`user_version = ${SCHEMA_VERSION + 5}`);
   db.close();
-  const logs = captureLogs();
+  const logs = captureLogger();
   const store = open(t, dir, { logger: logs.logger });
   const moved = new BetterSqlite3(assertMovedAside(dir, logs), { readonly: true });
   t.after(() => moved.close());

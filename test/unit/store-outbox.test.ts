@@ -3,11 +3,12 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import BetterSqlite3 from "better-sqlite3";
 import { createLogger } from "../../src/ops/logger.js";
-import { openStore, type OpenStoreOptions, type Store } from "../../src/store/store.js";
+import { openStore } from "../../src/store/store.js";
 import type { OutboxItem } from "../../src/store/outbox-types.js";
+import { captureLogger } from "../helpers/log-capture.js";
+import { storeOpener } from "../helpers/store.js";
 
 const HOUR = 3_600_000;
 
@@ -17,31 +18,7 @@ function tempDir(t: TestContext): string {
   return dir;
 }
 
-function captureLogs(): { logger: ReturnType<typeof createLogger>; lines: () => Array<Record<string, unknown>> } {
-  const chunks: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk.toString());
-      cb();
-    },
-  });
-  const logger = createLogger("debug", sink);
-  return {
-    logger,
-    lines: () =>
-      chunks
-        .join("")
-        .split("\n")
-        .filter((l) => l.length > 0)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
-
-function open(t: TestContext, dir: string, extra: Partial<OpenStoreOptions> = {}): Store {
-  const store = openStore(dir, { logger: extra.logger ?? createLogger("silent"), sync: "normal", ...extra });
-  t.after(() => store.close());
-  return store;
-}
+const open = storeOpener("normal");
 
 function item(n: number, o: Partial<OutboxItem> = {}): OutboxItem {
   return {
@@ -153,7 +130,7 @@ test("appends within the batch window share one commit; a full batch commits at 
 });
 
 test("the size limit drops the oldest entries (not those in flight), counted and logged once per episode", (t) => {
-  const logs = captureLogs();
+  const logs = captureLogger();
   const store = open(t, tempDir(t), { logger: logs.logger, outbox: { maxBytes: 10_000 } });
   const ob = store.outbox;
   const big = (n: number): OutboxItem => item(n, { topic: "t", payload: "x".repeat(999) }); // 1,000 bytes each
@@ -194,7 +171,7 @@ test("the size limit drops the oldest entries (not those in flight), counted and
 
 test("entries older than maxAgeHours (by sample time) are dropped at open and by expire(), logged once per episode", (t) => {
   const dir = tempDir(t);
-  const logs = captureLogs();
+  const logs = captureLogger();
   let clock = Date.parse("2024-05-01T00:00:00Z");
   const now = (): number => clock;
   let store = openStore(dir, { logger: logs.logger, sync: "normal", now, outbox: { maxAgeHours: 24 } });
@@ -241,7 +218,7 @@ test("entries older than maxAgeHours (by sample time) are dropped at open and by
 });
 
 test("a full disk stops appending without throwing, counts the drops, logs once and resumes when writes work", (t) => {
-  const logs = captureLogs();
+  const logs = captureLogger();
   let clock = 1_000_000;
   const store = open(t, tempDir(t), { logger: logs.logger, now: () => clock, outbox: { writeRetryMs: 5_000 } });
   const ob = store.outbox;
@@ -289,7 +266,7 @@ test("a full disk stops appending without throwing, counts the drops, logs once 
 });
 
 test("a read-only database is handled like a full disk", (t) => {
-  const logs = captureLogs();
+  const logs = captureLogger();
   let clock = 5_000_000;
   const store = open(t, tempDir(t), { logger: logs.logger, now: () => clock, outbox: { writeRetryMs: 1_000 } });
   store.db.pragma("query_only = 1");

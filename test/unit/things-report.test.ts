@@ -1,9 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
-import { createLogger } from "../../src/ops/logger.js";
 import { ReportPolicy, sameTslValue, type PointRef } from "../../src/things/report.js";
 import { compileTsl } from "../../src/things/tsl.js";
+import { captureLogger } from "../helpers/log-capture.js";
 
 const tsl = compileTsl({
   profile: { productKey: "a1Meter" },
@@ -14,22 +13,11 @@ const tsl = compileTsl({
   ],
 });
 
-function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split("\n")) if (l.trim()) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  return { logger: createLogger("info", stream), lines };
-}
-
 describe("ReportPolicy", () => {
   const dev = "a1Meter/meter-01";
 
   test("trigger 1 reports every sample, equal or not", () => {
-    const policy = new ReportPolicy({ logger: capture().logger });
+    const policy = new ReportPolicy({ logger: captureLogger("info").logger });
     const p: PointRef = { deviceKey: dev, identifier: "Count", trigger: 1 };
     const decisions = [5, 5, 5, 6].map((v) => policy.decide(p, tsl.toTsl("Count", v)));
     assert.deepEqual(decisions, ["report", "report", "report", "report"]);
@@ -37,7 +25,7 @@ describe("ReportPolicy", () => {
   });
 
   test("trigger 2 reports only when the converted value changes", () => {
-    const policy = new ReportPolicy({ logger: capture().logger });
+    const policy = new ReportPolicy({ logger: captureLogger("info").logger });
     const p: PointRef = { deviceKey: dev, identifier: "Count", trigger: 2 };
     // 5.2 and 4.8 both convert to 5: unchanged although the raw values differ
     const decisions = [5, 5.2, 4.8, 6, 6, 5].map((v) => policy.decide(p, tsl.toTsl("Count", v)));
@@ -46,14 +34,14 @@ describe("ReportPolicy", () => {
   });
 
   test("trigger 2 compares arrays by content", () => {
-    const policy = new ReportPolicy({ logger: capture().logger });
+    const policy = new ReportPolicy({ logger: captureLogger("info").logger });
     const p: PointRef = { deviceKey: dev, identifier: "Pos", trigger: 2 };
     const decisions = [[1, 2], [1, 2], [1, 3], [1, 3, 0]].map((v) => policy.decide(p, tsl.toTsl("Pos", v)));
     assert.deepEqual(decisions, ["report", "unchanged", "report", "report"]);
   });
 
   test("reset makes the next sample of each point of that device report, other devices untouched", () => {
-    const policy = new ReportPolicy({ logger: capture().logger });
+    const policy = new ReportPolicy({ logger: captureLogger("info").logger });
     const a: PointRef = { deviceKey: dev, identifier: "Count", trigger: 2 };
     const b: PointRef = { deviceKey: dev, identifier: "Temp", trigger: 2 };
     const other: PointRef = { deviceKey: "a1Meter/meter-02", identifier: "Count", trigger: 2 };
@@ -69,9 +57,10 @@ describe("ReportPolicy", () => {
   });
 
   test("a violating value is dropped, counted per point and logged once across many samples", () => {
-    const { logger, lines } = capture();
+    const log = captureLogger("info");
+    const lines = log.lines();
     let now = 1_000_000;
-    const policy = new ReportPolicy({ logger, now: () => now });
+    const policy = new ReportPolicy({ logger: log.logger, now: () => now });
     const p: PointRef = { deviceKey: dev, identifier: "Temp", trigger: 1 };
     for (let i = 0; i < 50; i++) assert.equal(policy.decide(p, tsl.toTsl("Temp", 200 + i), 200 + i), "rejected");
     assert.equal(lines.length, 1);
@@ -97,9 +86,10 @@ describe("ReportPolicy", () => {
   });
 
   test("a value flapping around a limit warns at most once per interval", () => {
-    const { logger, lines } = capture();
+    const log = captureLogger("info");
+    const lines = log.lines();
     let now = 0;
-    const policy = new ReportPolicy({ logger, warnIntervalMs: 1000, now: () => now });
+    const policy = new ReportPolicy({ logger: log.logger, warnIntervalMs: 1000, now: () => now });
     const p: PointRef = { deviceKey: dev, identifier: "Count", trigger: 2 };
     for (let i = 0; i < 20; i++) {
       now += 10;
@@ -114,7 +104,7 @@ describe("ReportPolicy", () => {
   });
 
   test("an invalid sample does not replace the last reported value", () => {
-    const policy = new ReportPolicy({ logger: capture().logger });
+    const policy = new ReportPolicy({ logger: captureLogger("info").logger });
     const p: PointRef = { deviceKey: dev, identifier: "Count", trigger: 2 };
     assert.equal(policy.decide(p, tsl.toTsl("Count", 9)), "report");
     assert.equal(policy.decide(p, tsl.toTsl("Count", -1)), "rejected");
@@ -122,7 +112,7 @@ describe("ReportPolicy", () => {
   });
 
   test("forget drops the device's state and counts", () => {
-    const policy = new ReportPolicy({ logger: capture().logger });
+    const policy = new ReportPolicy({ logger: captureLogger("info").logger });
     const p: PointRef = { deviceKey: dev, identifier: "Count", trigger: 2 };
     policy.decide(p, tsl.toTsl("Count", 9));
     policy.decide(p, tsl.toTsl("Count", -9));

@@ -9,7 +9,9 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-export const CLI = path.join(ROOT, "dist", "cli.js");
+export const BUILT_CLI = path.join(ROOT, "dist", "cli.js");
+/** The CLI the daemons run: run.ts points BENCH_CLI at its snapshot of dist/, else the build itself. */
+export const CLI = process.env["BENCH_CLI"] ?? BUILT_CLI;
 const PROBE = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), "probe.mjs")).href;
 
 /** Daemons still running; a benchmark process that dies must not leave one behind. */

@@ -15,7 +15,9 @@ const PERIOD_MS = 1000;
 const PER_CHANNEL = 188;
 
 export async function scaleScenario(): Promise<ScenarioBody> {
-  const seconds = env.seconds();
+  // Three windows' worth: at a 1 s period a 10 s window can count a cycle more or less per device, and memory
+  // only settles once the daemon's per-message state has filled up.
+  const seconds = 3 * env.seconds();
   const tls = env.tls();
   const loginRate = env.loginRate();
   const nominal = (DEVICES * POINTS * 1000) / PERIOD_MS;
