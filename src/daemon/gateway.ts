@@ -131,10 +131,12 @@ export class Gateway {
     buildMetrics(this);
     this.started = true;
 
+    // The cloud link does not wait for the local config (loading a driver such as OPC UA takes a second); the
+    // sessions learn the configured sub-devices when it is applied.
+    this.link.start();
+    this.forwarder.start();
     await this.configs.loadPersisted();
     onLocalConfigApplied?.();
-    this.forwarder.start();
-    this.link.start();
     this.telemetry.start();
     log.info({ gateway: this.gwKey, host: cfg.mqtt.host, port: cfg.mqtt.port, tls: cfg.mqtt.tls, dataDir: cfg.dataDir }, "fieldbridge started");
   }

@@ -11,7 +11,11 @@ export class RecentUplinks {
   private readonly refusals = new Map<string, number>();
   readonly counters = { requeued: 0, abandoned: 0 };
 
-  constructor(private readonly maxItems = 5000, private readonly maxAgeMs = 120_000, private readonly now: () => number = Date.now) {}
+  /**
+   * Refusals come within a second or two of the PUBACK, so a short horizon is enough; the bound keeps memory small
+   * at high rates (pack posts can be ~10 KB each).
+   */
+  constructor(private readonly maxItems = 1000, private readonly maxAgeMs = 15_000, private readonly now: () => number = Date.now) {}
 
   remember(item: OutboxItem): void {
     const now = this.now();

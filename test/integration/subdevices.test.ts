@@ -214,3 +214,22 @@ test("one poll cycle of 100 sub-devices x 10 points leaves as at most 5 pack pos
   assert.equal(values.length, 1000);
   assert.ok(t0 > 0);
 });
+
+test("the online cap is respected exactly, also while logins complete during a paced pass", async (t) => {
+  const { CloudEmulator } = await import("../../src/sim/cloud/index.js");
+  const emu = await CloudEmulator.start({});
+  const h = await startHarness({ driver: { periodMs: 200, value: (_k, id, s) => (id === "Level" ? 1.5 : id === "Status" ? 1 : s % 100) }, emu, config: { sessions: { maxOnline: 3, loginsPerSecond: 1 } } });
+  t.after(async () => {
+    await h.stop();
+    await emu.close();
+  });
+  emu.addProduct(METER, { tsl: meterTsl(1), dynamicRegistration: true });
+  for (const k of keys(5)) emu.addDevice({ productKey: METER, deviceName: k.split("/")[1]! });
+  await until(() => h.gw.link.connected, 10_000, "connected");
+  assert.equal((await emu.pushConfig(gw, modbusDoc({ devices: 5, points: 1 }))).reply.code, 200);
+  await emu.waitFor(() => emu.onlineSessions(gw).length === 3, 10_000, "three online");
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(emu.onlineSessions(gw).length, 3, "never more than the cap");
+  assert.equal(h.gw.subs.onlineCount(), 3);
+  assert.ok(h.logs().some((l) => l.msg === "online sub-device cap reached; further logins wait"));
+});

@@ -85,6 +85,8 @@ export class SubDeviceManager extends EventEmitter<Events> {
   private lastRefill = Date.now();
   private stopped = false;
   private passNow = 0;
+  /** The topology reported at the last connect, for devices configured after it. */
+  private boundAtConnect = new Set<string>();
   /** True once a gateway config has been applied: before that, nothing is pruned from the topology. */
   private configKnown = false;
   readonly counters = { logins: 0, loginFailures: 0, logouts: 0, registrations: 0, topoAdds: 0, topoDeletes: 0 };
@@ -117,7 +119,7 @@ export class SubDeviceManager extends EventEmitter<Events> {
       if (!dev) {
         dev = {
           key, productKey: d.productKey, deviceName: d.deviceName, configured: true, fieldOnline: false,
-          status: "waiting", bound: false, online: false, loginTimes: [], nextAttemptAt: 0, topoRetries: [],
+          status: "waiting", bound: this.reconciled && this.boundAtConnect.has(key), online: false, loginTimes: [], nextAttemptAt: 0, topoRetries: [],
           reRegistered: false, loginCount: 0, inFlight: false,
         };
         this.devs.set(key, dev);
@@ -246,10 +248,11 @@ export class SubDeviceManager extends EventEmitter<Events> {
     clearTimeout(this.pumpTimer);
     const online = [...this.devs.values()].filter((d) => d.online);
     if (online.length && this.link.connected) {
-      await Promise.race([
-        Promise.allSettled(online.map((d) => this.logout(d, "waiting", "shutdown"))),
-        new Promise((r) => setTimeout(r, deadlineMs).unref()),
-      ]);
+      // In bounded groups: a thousand logouts at once would queue behind a full socket.
+      const all = (async () => {
+        for (const group of chunk(online, 100)) await Promise.allSettled(group.map((d) => this.logout(d, "waiting", "shutdown")));
+      })();
+      await Promise.race([all, new Promise((r) => setTimeout(r, deadlineMs).unref())]);
     }
   }
 
@@ -441,6 +444,7 @@ export class SubDeviceManager extends EventEmitter<Events> {
       return;
     }
     const bound = new Set((r.data as Identity[]).map((d) => `${d.productKey}/${d.deviceName}`));
+    this.boundAtConnect = bound;
     for (const d of this.devs.values()) d.bound = bound.has(d.key);
     this.reconciled = true;
     if (this.limits.pruneTopology && this.configKnown) {
@@ -537,9 +541,13 @@ export class SubDeviceManager extends EventEmitter<Events> {
     if (now < this.globalHoldUntil) return;
     const due = [...this.devs.values()].filter((d) => this.wantsLogin(d) && d.bound && !d.inFlight && this.secretOf(d) && d.nextAttemptAt <= now);
     const logins: Promise<void>[] = [];
+    let pending = 0;
     for (const dev of due) {
-      if (this.onlineCount() + logins.length >= this.limits.maxOnline) {
+      // Logins completed in this pass already count as online; only those still awaiting a reply are added.
+      if (this.onlineCount() + pending >= this.limits.maxOnline) {
         this.logger.warn({ maxOnline: this.limits.maxOnline }, "online sub-device cap reached; further logins wait");
+        // Look again later: a device going offline frees a place.
+        for (const d of due) if (!d.online && !d.inFlight && d.nextAttemptAt <= now) d.nextAttemptAt = now + 30_000;
         break;
       }
       // At most 5 logins per sub-device per minute (platform limit, alink.md 4.4).
@@ -550,7 +558,8 @@ export class SubDeviceManager extends EventEmitter<Events> {
       }
       await this.takeLoginToken();
       if (!this.link.connected || this.stopped) break;
-      logins.push(this.login(dev));
+      pending++;
+      logins.push(this.login(dev).finally(() => pending--));
     }
     await Promise.all(logins);
   }

@@ -5,6 +5,8 @@
  * certificate; the restarts that follow find both, as a daemon restarted by systemd does. The OPC UA simulator
  * is started beforehand and is not part of the timing.
  */
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { BenchDaemon } from "../lib/daemon.js";
 import { env } from "../lib/env.js";
@@ -86,7 +88,7 @@ async function timedStart(cloud: Cloud, run: RunDir, keys: string[], opcuaKeys: 
   }
 }
 
-export async function variant(opcua: boolean, restarts: number): Promise<{ cold: StartRun; warm: StartRun[] }> {
+async function variant(opcua: boolean, restarts: number): Promise<{ cold: StartRun; warm: StartRun[] }> {
   const prefix = opcua ? "su-ua" : "su-mb";
   const field = await startModbusField({ devices: MODBUS_DEVICES, points: POINTS, perChannel: MODBUS_DEVICES, namePrefix: `${prefix}-meter` });
   let sim: { endpointUrl: string; shutdown(): Promise<void> } | undefined;
@@ -95,8 +97,8 @@ export async function variant(opcua: boolean, restarts: number): Promise<{ cold:
   try {
     if (opcua) {
       const { startOpcuaSimulator } = await import("../../../src/sim/opcua/index.js");
-      const pkiRoot = (await import("node:fs")).mkdtempSync(path.join((await import("node:os")).tmpdir(), "fb-bench-ua-"));
-      cleanups.push(() => (import("node:fs")).then((fs) => fs.rmSync(pkiRoot, { recursive: true, force: true })));
+      const pkiRoot = fs.mkdtempSync(path.join(os.tmpdir(), "fb-bench-ua-"));
+      cleanups.push(() => fs.rmSync(pkiRoot, { recursive: true, force: true }));
       sim = await startOpcuaSimulator({
         port: 0,
         pkiDir: path.join(pkiRoot, "server"),
