@@ -70,7 +70,8 @@ export class BenchDaemon {
   constructor(private readonly o: DaemonOptions) {
     this.logFd = fs.openSync(o.logFile, "a");
     // BENCH_DAEMON_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", goes to the daemon's node only.
-    const nodeArgs = (process.env["BENCH_DAEMON_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
+    // The daemon runs with the node options of the shipped systemd unit (its heap cap), unless overridden.
+    const nodeArgs = (process.env["BENCH_DAEMON_NODE_ARGS"] ?? unitNodeOptions()).split(" ").filter(Boolean);
     const args = [...nodeArgs, ...(o.probe ? ["--import", PROBE] : []), CLI, "run", "--config", o.configFile];
     this.spawnedAt = Date.now();
     this.spawnedAtPerf = performance.now();
@@ -213,4 +214,10 @@ export class BenchDaemon {
     }
     return undefined;
   }
+}
+
+/** NODE_OPTIONS set by `systemd/fieldbridge.service` (Environment=NODE_OPTIONS=…), as installed. */
+export function unitNodeOptions(): string {
+  const unit = fs.readFileSync(path.join(ROOT, "systemd", "fieldbridge.service"), "utf8");
+  return /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1]?.trim() ?? "";
 }
