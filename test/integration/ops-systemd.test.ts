@@ -348,7 +348,7 @@ test("install.sh refuses to run without root unless --dry-run, and refuses a nod
 // The notifier on its own
 
 test("SystemdNotifier sends READY, STATUS, WATCHDOG and STOPPING through systemd-notify and hides the socket from children", async (t) => {
-  if (!havePython) return t.skip("python3 is needed for the fake notify socket receiver");
+  assert.ok(havePython, "python3 runs the fake notify socket receiver (it is needed for npm ci too)");
   if (!haveSystemdNotify) return t.skip("systemd-notify is not installed (Debian package `systemd`); the socat fallback is tested below");
   const dir = tempDir(t, "fb-notify-");
   const rx = await NotifyReceiver.start(join(dir, "notify.sock"));
@@ -383,8 +383,8 @@ test("SystemdNotifier sends READY, STATUS, WATCHDOG and STOPPING through systemd
 });
 
 test("SystemdNotifier falls back to socat, also for an abstract socket, and ignores a watchdog meant for another process", async (t) => {
-  if (!havePython) return t.skip("python3 is needed for the fake notify socket receiver");
-  if (!socatPath) return t.skip("socat is not installed");
+  assert.ok(havePython, "python3 runs the fake notify socket receiver (it is needed for npm ci too)");
+  assert.ok(socatPath, "socat is needed (the Modbus RTU tests use it too)");
   const dir = tempDir(t, "fb-notify-socat-");
   const PATH = pathWith(dir, { socat: socatPath });
   const abstract = `@fieldbridge-test-${process.pid}-${Date.now()}`;
@@ -500,13 +500,13 @@ async function daemonUnderSystemd(t: TestContext, helper: "systemd-notify" | "so
 }
 
 test("fieldbridge run with NOTIFY_SOCKET: READY=1 once the local config is applied (cloud down), WATCHDOG=1 repeatedly, STOPPING=1 and exit 0 on SIGTERM", async (t) => {
-  if (!havePython) return t.skip("python3 is needed for the fake notify socket receiver");
+  assert.ok(havePython, "python3 runs the fake notify socket receiver (it is needed for npm ci too)");
   if (!haveSystemdNotify) return t.skip("systemd-notify is not installed (Debian package `systemd`); the socat variant runs below");
   await daemonUnderSystemd(t, "systemd-notify");
 });
 
 test("fieldbridge run notifies through socat where systemd-notify is missing", async (t) => {
-  if (!havePython) return t.skip("python3 is needed for the fake notify socket receiver");
-  if (!socatPath) return t.skip("socat is not installed");
+  assert.ok(havePython, "python3 runs the fake notify socket receiver (it is needed for npm ci too)");
+  assert.ok(socatPath, "socat is needed (the Modbus RTU tests use it too)");
   await daemonUnderSystemd(t, "socat");
 });
