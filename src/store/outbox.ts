@@ -25,15 +25,8 @@ interface PendingRow {
   bytes: number;
 }
 
-interface Row {
+interface Row extends PendingRow {
   seq: number;
-  msgId: string;
-  topic: string;
-  payload: string;
-  devices: string;
-  createdAt: number;
-  sampleTime: number;
-  bytes: number;
 }
 
 interface WriteResult {

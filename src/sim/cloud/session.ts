@@ -29,17 +29,7 @@ export function handleLogin(core: Core, up: Uplink): void {
   const pk = typeof params === "object" ? (params["productKey"] as string) : undefined;
   const dn = typeof params === "object" ? (params["deviceName"] as string) : undefined;
   const deviceKey = pk && dn ? keyOf(pk, dn) : "";
-  const answer = (code: number, reason?: string) => {
-    core.reply(up, code, { message: reason ?? "success", data: "" });
-    core.records.add("logins", {
-      deviceKey,
-      gatewayKey: up.conn.key,
-      msgId: String(up.id ?? ""),
-      code,
-      ...(reason ? { reason } : {}),
-      time: core.now(),
-    });
-  };
+  const answer = answerer(core, up, "logins", deviceKey);
   if (typeof params === "string") return answer(460, params);
   for (const k of ["timestamp", "signMethod", "sign"]) {
     if (!str(params[k])) return answer(460, `params.${k} is required`);
@@ -76,17 +66,7 @@ export function handleLogin(core: Core, up: Uplink): void {
 export function handleLogout(core: Core, up: Uplink): void {
   const params = sessionParams(up);
   const deviceKey = typeof params === "object" ? keyOf(params["productKey"] as string, params["deviceName"] as string) : "";
-  const answer = (code: number, reason?: string) => {
-    core.reply(up, code, { message: reason ?? "success", data: "" });
-    core.records.add("logouts", {
-      deviceKey,
-      gatewayKey: up.conn.key,
-      msgId: String(up.id ?? ""),
-      code,
-      ...(reason ? { reason } : {}),
-      time: core.now(),
-    });
-  };
+  const answer = answerer(core, up, "logouts", deviceKey);
   if (typeof params === "string") return answer(460, params);
   const fault = core.faults.take("logout", [deviceKey]);
   if (fault) return answer(fault.code, fault.message);
@@ -96,4 +76,12 @@ export function handleLogout(core: Core, up: Uplink): void {
   }
   core.endSession(device);
   answer(200);
+}
+
+/** Replies to a login or logout and records it. */
+function answerer(core: Core, up: Uplink, kind: "logins" | "logouts", deviceKey: string) {
+  return (code: number, reason?: string): void => {
+    core.reply(up, code, { message: reason ?? "success", data: "" });
+    core.records.add(kind, { deviceKey, gatewayKey: up.conn.key, msgId: String(up.id ?? ""), code, ...(reason ? { reason } : {}), time: core.now() });
+  };
 }
