@@ -3,6 +3,7 @@
  * A high-water mark is persisted one block ahead of use, so issuing an id costs no write; a restart skips the
  * unused rest of the block.
  */
+import { readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from "node:fs";
 import type { Database, Statement } from "better-sqlite3";
 import type { Logger } from "../ops/logger.js";
 import type { SyncMode } from "./database.js";
@@ -17,6 +18,11 @@ export interface MessageIdsOptions {
   blockSize?: number;
   /** Row name in the sequences table (default "message-id"). */
   name?: string;
+  /**
+   * A small file beside the database that repeats the high-water mark, so that ids stay unique even after a
+   * damaged database was moved aside and a fresh one started from nothing.
+   */
+  markFile?: string;
 }
 
 export class MessageIds {
@@ -29,6 +35,7 @@ export class MessageIds {
   private last: number;
   private reserved: number;
   private unpersisted = false;
+  private readonly markFile: string | undefined;
 
   constructor(o: MessageIdsOptions) {
     this.db = o.db;
@@ -41,8 +48,9 @@ export class MessageIds {
       "INSERT INTO sequences (name, high_water) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET high_water = excluded.high_water",
     );
     const row = o.db.prepare("SELECT high_water AS hw FROM sequences WHERE name = ?").get(this.name) as { hw: number } | undefined;
+    this.markFile = o.markFile;
     // Every id up to the stored mark may have been handed out before a crash: start above it.
-    this.last = row?.hw ?? 0;
+    this.last = Math.max(row?.hw ?? 0, this.readMark());
     this.reserved = this.last;
     this.reserve();
   }
@@ -62,6 +70,7 @@ export class MessageIds {
     const target = this.reserved + this.blockSize;
     try {
       durableWrite(this.db, this.sync, () => this.saveStmt.run(this.name, target));
+      this.writeMark(target);
       if (this.unpersisted) this.logger.info({ highWater: target }, "message id reservation persisted again");
       this.unpersisted = false;
     } catch (err) {
@@ -72,5 +81,31 @@ export class MessageIds {
       this.unpersisted = true;
     }
     this.reserved = target;
+  }
+
+  private readMark(): number {
+    if (!this.markFile) return 0;
+    try {
+      const n = Number(readFileSync(this.markFile, "utf8").trim());
+      return Number.isSafeInteger(n) && n > 0 ? n : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Temp file, fsync, rename: the mark is either the old or the new value, never torn. */
+  private writeMark(value: number): void {
+    if (!this.markFile) return;
+    const tmp = `${this.markFile}.tmp`;
+    writeFileSync(tmp, `${value}\n`, { mode: 0o600 });
+    if (this.sync === "full") {
+      const fd = openSync(tmp, "r");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    renameSync(tmp, this.markFile);
   }
 }

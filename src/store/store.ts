@@ -14,6 +14,8 @@ import type { OutboxOptions } from "./outbox-types.js";
 import { SecretStore } from "./secrets.js";
 
 export const DB_FILE_NAME = "fieldbridge.db";
+/** Repeats the message id high-water mark outside the database (see MessageIds). */
+export const MESSAGE_ID_MARK_FILE = "message-id.mark";
 
 export interface OpenStoreOptions {
   logger: Logger;
@@ -54,7 +56,7 @@ export function openStore(dataDir: string, options: OpenStoreOptions): Store {
     build: (db) => ({
       secrets: new SecretStore(db, options.sync, now),
       kv: new KvStore(db, now),
-      messageIds: new MessageIds({ db, sync: options.sync, logger, blockSize: options.messageIdBlock }),
+      messageIds: new MessageIds({ db, sync: options.sync, logger, blockSize: options.messageIdBlock, markFile: path.join(dir, MESSAGE_ID_MARK_FILE) }),
       outbox: new Outbox({ db, logger: options.logger.child({ component: "outbox" }), now }, options.outbox),
     }),
   });
