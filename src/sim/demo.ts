@@ -13,6 +13,7 @@ import { DEMO_GATEWAY, METER_PRODUCT, BOILER_PRODUCT, OPCUA_USER, meterTsl, boil
 import { validateBootstrap } from "../config/bootstrap/load.js";
 import { createLogger } from "../ops/logger.js";
 import { Gateway } from "../daemon/gateway.js";
+import { loadNodeOpcua } from "../field/opcua/ua.js";
 import { OpsServer } from "../ops/http.js";
 import { health, status } from "../daemon/status.js";
 
@@ -65,6 +66,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   [1, 2].forEach((unit) => modbus.setHolding(unit, 10, [50]));
   move();
   const mover = setInterval(move, 500);
+  // node-opcua loads quietly through the driver's loader (its warnings go to the log file, not the terminal).
+  const logFile = join(dir, "fieldbridge.log");
+  const logger = createLogger("info", createWriteStream(logFile, { flags: "a" }));
+  await loadNodeOpcua(logger);
   const { startOpcuaSimulator } = await import("./opcua/index.js");
   const opcua = await startOpcuaSimulator({
     port: 0, pkiDir: join(dir, "opcua-server-pki"), users: [OPCUA_USER],
@@ -94,8 +99,6 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     download: { caFile },
     log: { level: "info" },
   }, dir);
-  const logFile = join(dir, "fieldbridge.log");
-  const logger = createLogger("info", createWriteStream(logFile, { flags: "a" }));
   const gw = new Gateway(cfg, logger);
   await gw.start();
   let ops: OpsServer | undefined;
