@@ -11,6 +11,9 @@ set -euo pipefail
 
 NAME=fieldbridge
 UNIT="$NAME.service"
+# OTA handoff: the sandboxed daemon stages a release (stage-upgrade.sh), the .path unit starts the root oneshot.
+UPGRADE_PATH_UNIT="$NAME-upgrade.path"
+UPGRADE_UNITS=("$UPGRADE_PATH_UNIT" "$NAME-upgrade.service")
 SVC_USER=fieldbridge
 SVC_GROUP=fieldbridge
 SERIAL_GROUP=dialout
@@ -34,7 +37,8 @@ Usage: $0 [options]
 
 Installs the built tree to $OPT_DIR, creates the system user $SVC_USER (member of $SERIAL_GROUP),
 $ETC_DIR (config, 0640 root:$SVC_GROUP) and $DATA_DIR (data, 0700 $SVC_USER), and installs and
-enables $UNIT.
+enables $UNIT, and ${UPGRADE_UNITS[*]} (installs OTA upgrades staged by
+systemd/stage-upgrade.sh).
 
 Options:
   --uninstall     remove the unit, $OPT_DIR and the user; $ETC_DIR and $DATA_DIR are kept
@@ -171,6 +175,9 @@ check_tree() {
     [ -e "$FROM/$f" ] || die "$FROM is not a built tree ($f is missing): run 'npm ci && npm run build' there first"
   done
   [ -f "$SCRIPT_DIR/fieldbridge.service" ] || die "unit template $SCRIPT_DIR/fieldbridge.service is missing"
+  for f in "${UPGRADE_UNITS[@]}"; do
+    [ -f "$SCRIPT_DIR/$f" ] || die "unit $SCRIPT_DIR/$f is missing"
+  done
   if [ -d "$FROM/node_modules/better-sqlite3" ] && ! ls "$FROM"/node_modules/better-sqlite3/build/Release/*.node >/dev/null 2>&1; then
     die "better-sqlite3 has no native build in $FROM/node_modules: run 'npm ci' with python3, make and g++ installed (docs/operations.md)"
   fi
@@ -241,6 +248,21 @@ install_unit() {
   fs mv "$tmp" "$P_UNIT_DIR/$UNIT"
 }
 
+# The upgrade units name no machine-specific path: copied as they are.
+install_upgrade_units() {
+  local u tmp
+  for u in "${UPGRADE_UNITS[@]}"; do
+    if [ "$DRY_RUN" = 1 ] && [ -z "$PREFIX" ]; then
+      echo "dry-run: write $P_UNIT_DIR/$u (0644) from $SCRIPT_DIR/$u"
+      continue
+    fi
+    tmp=$(mktemp "$P_UNIT_DIR/.$u.XXXXXX")
+    cat "$SCRIPT_DIR/$u" >"$tmp"
+    chmod 0644 "$tmp"
+    fs mv "$tmp" "$P_UNIT_DIR/$u"
+  done
+}
+
 do_install() {
   check_tree
   local node
@@ -251,9 +273,13 @@ do_install() {
   install_config
   install_data_dir
   install_unit "$node"
+  install_upgrade_units
 
   if systemd_running || { [ "$DRY_RUN" = 1 ] && [ -z "$PREFIX" ]; }; then priv systemctl daemon-reload; fi
   sysctl_unit enable "$UNIT"
+  sysctl_unit enable "$UPGRADE_PATH_UNIT"
+  # The watch is needed whether or not the daemon runs yet; starting it again is a no-op.
+  if systemd_running || { [ "$DRY_RUN" = 1 ] && [ -z "$PREFIX" ]; }; then priv systemctl start "$UPGRADE_PATH_UNIT"; fi
   if [ "$CONFIG_CREATED" = 1 ]; then
     echo
     local created="Created"
@@ -273,6 +299,16 @@ do_install() {
 
 do_uninstall() {
   echo "removing fieldbridge${PREFIX:+ below $PREFIX}"
+  # The upgrade watch first: nothing may swap the program while it is being removed.
+  if [ -e "$P_UNIT_DIR/$UPGRADE_PATH_UNIT" ]; then
+    if systemd_running || { [ "$DRY_RUN" = 1 ] && [ -z "$PREFIX" ]; }; then
+      priv systemctl disable --now "$UPGRADE_PATH_UNIT" || echo "warning: could not stop or disable $UPGRADE_PATH_UNIT" >&2
+    else
+      sysctl_unit disable "$UPGRADE_PATH_UNIT" || echo "warning: could not disable $UPGRADE_PATH_UNIT" >&2
+    fi
+  fi
+  local u
+  for u in "${UPGRADE_UNITS[@]}"; do fs rm -f "$P_UNIT_DIR/$u"; done
   if [ -e "$P_UNIT_DIR/$UNIT" ]; then
     if systemd_running || { [ "$DRY_RUN" = 1 ] && [ -z "$PREFIX" ]; }; then
       priv systemctl disable --now "$UNIT" || echo "warning: could not stop or disable $UNIT" >&2
@@ -283,7 +319,9 @@ do_uninstall() {
   fs rm -f "$P_UNIT_DIR/$UNIT"
   if [ "$PURGE" = 1 ]; then fs rm -rf "$P_UNIT_DIR/$UNIT.d"; fi
   if systemd_running || { [ "$DRY_RUN" = 1 ] && [ -z "$PREFIX" ]; }; then priv systemctl daemon-reload; fi
-  fs rm -rf "$P_OPT" "$P_OPT.new" "$P_OPT.old"
+  fs rm -rf "$P_OPT" "$P_OPT.new" "$P_OPT.old" "$P_OPT.previous"
+  # A staged upgrade that was never installed.
+  fs rm -rf "$P_DATA/upgrade"
   if user_exists; then
     priv userdel "$SVC_USER"
   elif [ "$DRY_RUN" = 1 ]; then
