@@ -6,7 +6,7 @@
 import { test, before, after, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, readFileSync, writeFileSync, statSync, existsSync, symlinkSync, readdirSync, copyFileSync, chmodSync, chownSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, readFileSync, writeFileSync, statSync, existsSync, symlinkSync, readdirSync, chmodSync, chownSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -17,6 +17,7 @@ import { DaemonProcess, ROOT } from "../helpers/cli.js";
 import { GATEWAY, makeRig } from "../helpers/daemon.js";
 import { modbusDoc, METER } from "../helpers/gwdoc.js";
 import { captureLogger } from "../helpers/log-capture.js";
+import { fakeTree } from "../helpers/release-tree.js";
 
 const UNIT = join(ROOT, "systemd", "fieldbridge.service");
 const INSTALL = join(ROOT, "systemd", "install.sh");
@@ -211,19 +212,6 @@ test("systemd-analyze verify accepts the unit", (t) => {
 
 // ---------------------------------------------------------------------------------------------------------
 // install.sh
-
-/** A built tree as `npm run build` leaves it (small stand-ins for dist/ and node_modules/). */
-function fakeTree(dir: string): string {
-  const tree = join(dir, "tree");
-  mkdirSync(join(tree, "dist"), { recursive: true });
-  mkdirSync(join(tree, "node_modules", "dep"), { recursive: true });
-  mkdirSync(join(tree, "config"), { recursive: true });
-  writeFileSync(join(tree, "dist", "cli.js"), "#!/usr/bin/env node\n", { mode: 0o600 });
-  writeFileSync(join(tree, "node_modules", "dep", "index.js"), "export {};\n", { mode: 0o600 });
-  writeFileSync(join(tree, "package.json"), JSON.stringify({ name: "fieldbridge", version: "9.8.7" }));
-  copyFileSync(join(ROOT, "config", "config.example.json"), join(tree, "config", "config.example.json"));
-  return tree;
-}
 
 function install(args: string[], opts: { uid?: number; gid?: number } = {}): { code: number | null; out: string; err: string } {
   const r = spawnSync("bash", [INSTALL, ...args], { encoding: "utf8", timeout: 60_000, ...opts });
