@@ -13,7 +13,7 @@
 import type { Logger } from "../ops/logger.js";
 import type { Outbox } from "./outbox.js";
 import type { OutboxEntry } from "./outbox-types.js";
-import { TokenBucket } from "./token-bucket.js";
+import { TokenBucket } from "../core/token-bucket.js";
 
 export interface Publisher {
   /** Resolves when the broker acknowledged (PUBACK); rejects if the connection drops first. */
