@@ -1,0 +1,74 @@
+/**
+ * What the contract suite needs from a platform's emulator. Each platform brings one `ContractWorld`
+ * (test/contract/worlds/<platform>.ts): it names products and devices by that platform's rules, provisions
+ * them in its emulator, writes the daemon's bootstrap config, delivers the gateway config document the
+ * platform's way, and reads back what the emulator accepted. The suite itself (test/contract/suite.ts) speaks
+ * no protocol: the same behaviours run against every platform.
+ */
+import type { PlatformName } from "../../src/cloud/platform.js";
+import type { TslDocument } from "../../src/things/tsl-types.js";
+
+export interface WorldNaming {
+  /** A product id valid on this platform (the document's productKey of the field devices). */
+  product: string;
+  /** Device names valid on this platform, as many as asked for. */
+  devices: string[];
+}
+
+export interface AcceptedValue {
+  /** `productKey/deviceName` of the document. */
+  device: string;
+  identifier: string;
+  value: unknown;
+  /** The sample time the platform received with the value, epoch ms. */
+  time: number;
+}
+
+export interface DocumentResult {
+  ok: boolean;
+  /** The platform's own result code or text, for messages. */
+  code?: unknown;
+  message?: string;
+}
+
+export interface SetResult {
+  ok: boolean;
+  code?: unknown;
+}
+
+export interface ContractWorld {
+  readonly platform: PlatformName;
+  /** `count` field devices of one product. */
+  naming(count: number): WorldNaming;
+  /**
+   * Registers the gateway and the document's devices with their thing model in the emulator (credentials, bindings
+   * or whatever the platform needs before the daemon starts). Called once, before `bootstrap`.
+   */
+  provision(naming: WorldNaming, tsl: TslDocument): Promise<void>;
+  /**
+   * The bootstrap config for the daemon (every key but `dataDir`, `http`, `log`): gateway identity, mqtt pointing
+   * at the emulator with its CA, the platform's section, subDevices, `download.caFile`. `wrongSecret` gives the
+   * gateway a secret the emulator refuses.
+   */
+  bootstrap(opts?: { wrongSecret?: boolean }): Record<string, unknown>;
+  /** Delivers a document the platform's way (push command, file resource, …) and resolves with what the gateway reported. */
+  deliverDocument(doc: Buffer, timeoutMs: number): Promise<DocumentResult>;
+  /** Every value the emulator accepted so far, in arrival order. */
+  accepted(): AcceptedValue[];
+  /** Sets a property the platform's way; resolves with the gateway's answer. */
+  setProperty(device: string, values: Record<string, unknown>, timeoutMs: number): Promise<SetResult>;
+  /** The gateway's own connection is up (per-device platforms: and every provisioned device's). */
+  allOnline(): boolean;
+  /** The device is online on the platform (logged in / online / its connection up). */
+  online(device: string): boolean;
+  /** CONNECT attempts the emulator refused, in arrival order with their times (epoch ms). */
+  refusedConnects(): number[];
+  /** Devices that announced going offline (logout/offline message or DISCONNECT) since the world started. */
+  wentOffline(): string[];
+  /** Drops every connection and stops listening; `restore` listens again on the same port. */
+  outage(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type WorldFactory = (opts: { tls: boolean }) => Promise<ContractWorld>;
