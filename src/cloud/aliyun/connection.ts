@@ -5,11 +5,10 @@
  */
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
-import { isIP, type Socket } from "node:net";
-import mqtt, { type MqttClient, type IClientOptions } from "mqtt";
 import type { Logger } from "pino";
 import { mqttConnectFields, type ConnectSignMethod } from "./sign.js";
 import { gatewaySubscriptions, type Identity } from "./topics.js";
+import { MqttLink, LinkError } from "../mqtt/link.js";
 
 export interface AlinkConnectionOptions {
   gateway: Identity & { deviceSecret: string };
@@ -61,36 +60,46 @@ type Events = {
   message: [topic: string, msg: AlinkMessage | null, raw: Buffer];
 };
 
-/** CONNACK return codes that mean the platform rejected our identity (MQTT 3.1.1: 4 bad user/password, 5 not authorized). */
-const CREDENTIAL_REFUSALS = new Set([4, 5]);
-
 export class AlinkConnection extends EventEmitter<Events> {
-  private client: MqttClient | undefined;
-  private isConnected = false;
-  private stopped = true;
-  private attempt = 0;
-  private connectedAt = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private lastRefusal: number | undefined;
+  private readonly mqtt: MqttLink;
   private readonly pending = new Map<string, Pending>();
-  private readonly publishes = new Set<(e: Error) => void>();
-  private readonly ca: Buffer | undefined;
-  /** Counters for metrics. */
-  readonly counters = { connects: 0, disconnects: 0, refusals: 0, published: 0, acked: 0 };
-  private lastDisconnectAt = 0;
 
   constructor(private readonly o: AlinkConnectionOptions) {
     super();
-    this.ca = o.caFile ? readFileSync(o.caFile) : undefined;
+    this.mqtt = new MqttLink({
+      host: o.host, port: o.port, tls: o.tls, ca: o.caFile ? readFileSync(o.caFile) : undefined,
+      keepaliveSeconds: o.keepaliveSeconds,
+      credentials: () => mqttConnectFields({ ...o.gateway, clientId: o.clientId, timestamp: String(Date.now()), signMethod: o.signMethod, tls: o.tls }),
+      subscriptions: () => gatewaySubscriptions(this.gateway),
+      reconnectMinMs: o.reconnectMinMs, reconnectMaxMs: o.reconnectMaxMs, stableMs: o.stableMs, requestTimeoutMs: o.requestTimeoutMs,
+      refusalHint: "check gateway.productKey, gateway.deviceName, gateway.deviceSecret and mqtt.signMethod",
+      logger: o.logger,
+    });
+    this.mqtt.on("connected", () => this.emit("connected"));
+    this.mqtt.on("disconnected", (reason) => {
+      this.failAll(new AlinkRequestError("disconnected", "connection lost"));
+      this.emit("disconnected", reason);
+    });
+    this.mqtt.on("message", (topic, payload) => this.onMessage(topic, payload));
+  }
+
+  /** Counters for metrics. */
+  get counters(): MqttLink["counters"] {
+    return this.mqtt.counters;
   }
 
   get connected(): boolean {
-    return this.isConnected;
+    return this.mqtt.connected;
   }
 
   /** Epoch ms since when the link has been down (0 while connected or never tried). */
   get downSince(): number {
-    return this.isConnected ? 0 : this.lastDisconnectAt;
+    return this.mqtt.downSince;
+  }
+
+  /** State and reason of the connection, for the status output. */
+  get link(): Pick<MqttLink, "state" | "reason" | "since"> {
+    return this.mqtt;
   }
 
   get gateway(): Identity {
@@ -98,126 +107,12 @@ export class AlinkConnection extends EventEmitter<Events> {
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.lastDisconnectAt = Date.now();
-    this.connectOnce();
+    this.mqtt.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.retryTimer);
-    const client = this.client;
-    this.client = undefined;
     this.failAll(new AlinkRequestError("disconnected", "connection closed"));
-    if (client) await new Promise<void>((r) => client.end(false, {}, () => r()));
-    if (this.isConnected) {
-      this.isConnected = false;
-      this.emit("disconnected", "stopped");
-    }
-  }
-
-  private connectOnce(): void {
-    const o = this.o;
-    const fields = mqttConnectFields({ ...o.gateway, clientId: o.clientId, timestamp: String(Date.now()), signMethod: o.signMethod, tls: o.tls });
-    const opts: IClientOptions = {
-      protocol: o.tls ? "mqtts" : "mqtt",
-      host: o.host,
-      port: o.port,
-      clientId: fields.clientId,
-      username: fields.username,
-      password: fields.password,
-      keepalive: o.keepaliveSeconds,
-      protocolVersion: 4,
-      // Clean session: a property set or service call queued during an outage must not reach a field device
-      // minutes later (the cloud stopped waiting for its reply after ~5 s), just as sub-devices log in with
-      // cleanSession "true". Subscriptions are restored on every CONNACK anyway.
-      clean: true,
-      // Reconnection is ours: the password must be re-signed with a fresh timestamp on every attempt.
-      reconnectPeriod: 0,
-      connectTimeout: 30_000,
-      resubscribe: false,
-      queueQoSZero: false,
-      // SNI carries a host name only (RFC 6066); an IP address is verified against the certificate's IP SANs.
-      ...(o.tls ? { ca: this.ca, rejectUnauthorized: true, ...(isIP(o.host) ? {} : { servername: o.host }) } : {}),
-    };
-    const client = mqtt.connect(opts);
-    this.client = client;
-    let refusedCode: number | undefined;
-    let lastError: string | undefined;
-    client.on("connect", () => {
-      if (client !== this.client) return;
-      (client.stream as Socket).setNoDelay?.(true);
-      void this.onConnack(client);
-    });
-    client.on("error", (err: Error & { code?: number | string }) => {
-      if (typeof err.code === "number") refusedCode = err.code;
-      else lastError = err.message;
-    });
-    client.on("message", (topic, payload) => {
-      if (client === this.client) this.onMessage(topic, payload);
-    });
-    client.on("close", () => {
-      if (client !== this.client) return;
-      if (!this.isConnected && refusedCode === undefined) this.o.logger.debug({ err: lastError ?? "connection closed" }, "connect attempt failed");
-      this.onClose(client, refusedCode, lastError);
-    });
-  }
-
-  private async onConnack(client: MqttClient): Promise<void> {
-    try {
-      const granted = await client.subscribeAsync(subscriptionMap(gatewaySubscriptions(this.gateway)));
-      const failed = granted.filter((g) => g.qos === 128).map((g) => g.topic);
-      if (failed.length) this.o.logger.warn({ topics: failed }, "platform refused some gateway subscriptions");
-    } catch (err) {
-      this.o.logger.warn({ err: (err as Error).message }, "subscribing gateway topics failed");
-      client.end(true);
-      return;
-    }
-    if (client !== this.client) return;
-    this.isConnected = true;
-    this.connectedAt = Date.now();
-    this.lastRefusal = undefined;
-    this.counters.connects++;
-    this.o.logger.info({ host: this.o.host, port: this.o.port, tls: this.o.tls }, "connected to cloud");
-    this.emit("connected");
-  }
-
-  private onClose(client: MqttClient, refusedCode: number | undefined, lastError?: string): void {
-    client.end(true);
-    this.client = undefined;
-    const wasConnected = this.isConnected;
-    this.isConnected = false;
-    this.failAll(new AlinkRequestError("disconnected", "connection lost"));
-    if (wasConnected) {
-      this.counters.disconnects++;
-      this.lastDisconnectAt = Date.now();
-      const lasted = Date.now() - this.connectedAt;
-      if (lasted >= (this.o.stableMs ?? 60_000)) this.attempt = 0;
-      this.o.logger.warn({ connectedForMs: lasted, ...(lastError ? { err: lastError } : {}) }, "disconnected from cloud");
-      this.emit("disconnected", "connection lost");
-    }
-    if (this.stopped) return;
-    let delay: number;
-    if (refusedCode !== undefined && CREDENTIAL_REFUSALS.has(refusedCode)) {
-      this.counters.refusals++;
-      // A fleet of misconfigured gateways must not hammer the platform: retry at the cap.
-      delay = this.o.reconnectMaxMs;
-      if (this.lastRefusal !== refusedCode) {
-        this.o.logger.error(
-          { returnCode: refusedCode, retryInMs: delay },
-          "cloud refused the connection: bad credentials (check gateway.productKey, gateway.deviceName, gateway.deviceSecret and mqtt.signMethod)",
-        );
-      }
-      this.lastRefusal = refusedCode;
-    } else {
-      const base = Math.min(this.o.reconnectMaxMs, this.o.reconnectMinMs * 2 ** this.attempt);
-      delay = Math.round(base / 2 + Math.random() * (base / 2));
-      if (refusedCode !== undefined) this.o.logger.warn({ returnCode: refusedCode, retryInMs: delay }, "cloud refused the connection");
-      else if (this.attempt === 0 || wasConnected) this.o.logger.info({ retryInMs: delay }, "reconnecting to cloud");
-    }
-    this.attempt++;
-    this.retryTimer = setTimeout(() => this.connectOnce(), delay);
+    await this.mqtt.stop();
   }
 
   private onMessage(topic: string, payload: Buffer): void {
@@ -246,20 +141,8 @@ export class AlinkConnection extends EventEmitter<Events> {
    * before the PUBACK (the caller keeps the message and sends it again).
    */
   publish(topic: string, payload: string | Buffer, qos: 0 | 1 = 1): Promise<void> {
-    const client = this.client;
-    if (!client || !this.isConnected) return Promise.reject(new AlinkRequestError("disconnected", "not connected"));
-    return new Promise<void>((resolve, reject) => {
-      const fail = (e: Error) => reject(e);
-      this.publishes.add(fail);
-      this.counters.published++;
-      client.publish(topic, payload, { qos }, (err) => {
-        if (!this.publishes.delete(fail)) return;
-        if (err) reject(new AlinkRequestError("publish", err.message));
-        else {
-          this.counters.acked++;
-          resolve();
-        }
-      });
+    return this.mqtt.publish(topic, payload, qos).catch((err: Error) => {
+      throw new AlinkRequestError(err instanceof LinkError && err.kind === "publish" ? "publish" : "disconnected", err.message);
     });
   }
 
@@ -273,6 +156,11 @@ export class AlinkConnection extends EventEmitter<Events> {
     opts: { replyTopic?: string; timeoutMs?: number; qos?: 0 | 1; id?: string } = {},
   ): Promise<AlinkReply> {
     const id = opts.id ?? this.o.nextId();
+    return this.requestRaw(topic, id, JSON.stringify({ id, ...body }), opts);
+  }
+
+  /** Like `request`, for a payload already serialised with `id` inside. */
+  async requestRaw(topic: string, id: string, payload: string, opts: { replyTopic?: string; timeoutMs?: number; qos?: 0 | 1 } = {}): Promise<AlinkReply> {
     const replyTopic = opts.replyTopic ?? `${topic}_reply`;
     const key = pendingKey(replyTopic, id);
     const timeoutMs = opts.timeoutMs ?? this.o.requestTimeoutMs;
@@ -284,13 +172,14 @@ export class AlinkConnection extends EventEmitter<Events> {
       this.pending.set(key, { resolve, reject, timer });
     });
     try {
-      await this.publish(topic, JSON.stringify({ id, ...body }), opts.qos ?? 1);
+      await this.publish(topic, payload, opts.qos ?? 1);
     } catch (err) {
       const p = this.pending.get(key);
       if (p) {
         this.pending.delete(key);
         clearTimeout(p.timer);
       }
+      reply.catch(() => undefined);
       throw err;
     }
     return reply;
@@ -306,25 +195,12 @@ export class AlinkConnection extends EventEmitter<Events> {
   }
 
   /** Subscribes; resolves with the refused topics. Bounded by the request timeout: a lost SUBACK must not hang a caller. */
-  async subscribe(topicList: string[]): Promise<string[]> {
-    const client = this.client;
-    if (!client || !this.isConnected || topicList.length === 0) return [];
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new AlinkRequestError("timeout", `no SUBACK within ${this.o.requestTimeoutMs} ms`)), this.o.requestTimeoutMs);
-    });
-    try {
-      const granted = await Promise.race([client.subscribeAsync(subscriptionMap(topicList)), timeout]);
-      return granted.filter((g) => g.qos === 128).map((g) => g.topic);
-    } finally {
-      clearTimeout(timer);
-    }
+  subscribe(topicList: string[]): Promise<string[]> {
+    return this.mqtt.subscribe(topicList);
   }
 
-  async unsubscribe(topicList: string[]): Promise<void> {
-    const client = this.client;
-    if (!client || !this.isConnected || topicList.length === 0) return;
-    await client.unsubscribeAsync(topicList).catch(() => undefined);
+  unsubscribe(topicList: string[]): Promise<void> {
+    return this.mqtt.unsubscribe(topicList);
   }
 
   private failAll(err: Error): void {
@@ -333,15 +209,7 @@ export class AlinkConnection extends EventEmitter<Events> {
       p.reject(err);
       this.pending.delete(key);
     }
-    for (const fail of this.publishes) fail(err);
-    this.publishes.clear();
   }
-}
-
-function subscriptionMap(list: string[]): Record<string, { qos: 1 }> {
-  const map: Record<string, { qos: 1 }> = {};
-  for (const t of list) map[t] = { qos: 1 };
-  return map;
 }
 
 function pendingKey(replyTopic: string, id: string): string {

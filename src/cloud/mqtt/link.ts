@@ -290,12 +290,12 @@ export class MqttLink extends EventEmitter<Events> {
       delay = this.backoff.next();
       this.setState("backoff", reason);
     }
-    // One line per change of reason at warn (TLS and CONNACK refusals included), then quiet while it repeats.
-    if (reason !== this.lastLoggedReason) {
+    // Every attempt at debug; one line per change of reason at warn (TLS and CONNACK refusals included).
+    const fields = { ...(code !== undefined ? { returnCode: code } : {}), reason, retryInMs: delay };
+    this.o.logger.debug(fields, "connect attempt failed");
+    if (reason !== this.lastLoggedReason && !this.o.quiet) {
       this.lastLoggedReason = reason;
-      const fields = { ...(code !== undefined ? { returnCode: code } : {}), reason, retryInMs: delay };
-      if (this.o.quiet) this.o.logger.debug(fields, "connection attempt failed");
-      else if (credentials) this.o.logger.error(fields, `cloud refused the connection: bad credentials${this.o.refusalHint ? ` (${this.o.refusalHint})` : ""}`);
+      if (credentials) this.o.logger.error(fields, `cloud refused the connection: bad credentials${this.o.refusalHint ? ` (${this.o.refusalHint})` : ""}`);
       else if (wasOnline && reason === "connection lost") this.o.logger.info(fields, "reconnecting to cloud");
       else this.o.logger.warn(fields, "cannot connect to cloud");
     }
