@@ -3,8 +3,8 @@ import type { BootstrapConfig } from "./config/bootstrap/load.js";
 import { createLogger } from "./ops/logger.js";
 import { OpsServer } from "./ops/http.js";
 import { SystemdNotifier } from "./ops/systemd.js";
-import { Gateway } from "./daemon/gateway.js";
-import { health, status } from "./daemon/status.js";
+import { Gateway } from "./core/gateway.js";
+import { health, status } from "./core/status.js";
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. A second signal exits at once. */
 export async function runDaemon(cfg: BootstrapConfig): Promise<number> {
@@ -50,10 +50,9 @@ export async function runDaemon(cfg: BootstrapConfig): Promise<number> {
     await gw.stop(3000).catch(() => undefined);
     return 1;
   }
-  const unhealthyMs = cfg.http.unhealthyAfterSeconds * 1000;
-  notifier.startWatchdog(() => gw.link !== undefined);
+  notifier.startWatchdog(() => gw.cloud !== undefined);
   if (cfg.http.listen) {
-    ops = new OpsServer(cfg.http.listen, { health: () => health(gw, unhealthyMs), status: () => status(gw), metrics: () => gw.metrics.render() }, logger);
+    ops = new OpsServer(cfg.http.listen, { health: () => health(gw), status: () => status(gw), metrics: () => gw.metrics.render() }, logger);
     try {
       await ops.start();
     } catch (err) {

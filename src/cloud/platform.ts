@@ -84,6 +84,10 @@ export interface WireRecord extends RecordBase {
 
 export type UplinkRecord = PropertiesRecord | EventRecord | WireRecord;
 
+type WithoutStoreFields<T> = T extends unknown ? Omit<T, "seq" | "attempts"> : never;
+/** A record as the core appends it (the outbox gives it its seq). */
+export type NewRecord = WithoutStoreFields<PropertiesRecord | EventRecord>;
+
 /** What the platform said about one record. */
 export type RecordResult =
   /** Acknowledged by the platform (its reply, or the PUBACK where the protocol has no reply): delete. */
@@ -120,8 +124,12 @@ export type FailureKind =
   | "unknownDevice"
   /** The field device did not answer in time. */
   | "timeout"
-  /** The field device answered with an error (Modbus exception, OPC UA bad status). */
+  /** The field device failed in another way. */
   | "fieldError"
+  /** The Modbus device answered with an exception. */
+  | "modbusException"
+  /** The OPC UA server answered with a bad status. */
+  | "opcuaBadStatus"
   /** The field channel is not connected. */
   | "notConnected"
   /** The device or gateway cannot do this (no such service on the gateway). */
@@ -202,6 +210,8 @@ export interface PlatformStatus {
   routes: RouteStatus[];
   devices: DeviceCloudStatus[];
   counters: Record<string, number>;
+  /** The gateway's firmware: running version, an upgrade in progress. */
+  firmware?: { version: string; upgrading?: { version: string; phase: string; step: number }; installed?: string };
 }
 
 // ---- the two sides ----
@@ -216,10 +226,14 @@ export interface Core {
   readonly dataDir: string;
   /** The version this gateway reports. */
   readonly version: string;
+  /** Gateway-wide message ids: decimal strings, unique and increasing, also across restarts and a lost database. */
+  nextId(): string;
   /** TSL check, then field write/call; never rejects. */
   request(r: CloudRequest): Promise<Outcome>;
   /** Download, check, validate, apply and persist a gateway config document; never rejects. */
   offerConfig(o: ConfigOffer): Promise<ConfigOutcome>;
+  /** A config delivery that is not a valid request: recorded (log, status) like any other failed document. */
+  rejectConfig(stage: ConfigStage, message: string): void;
   /** Download, verify and hand a firmware to the install command; never rejects. */
   offerFirmware(o: FirmwareOffer, progress: (step: FirmwareStep, percent: number) => void): Promise<FirmwareOutcome>;
   /** The cloud suspended, resumed or removed a device. */
@@ -251,6 +265,8 @@ export interface PlatformAdapter {
   routeOf(device: DeviceKey): RouteId;
   /** Whether records of `device` can be sent on `route` now. */
   ready(route: RouteId, device: DeviceKey): boolean;
+  /** Every device state name `status()` can report (the first is the state of a device not yet known), for metrics. */
+  readonly deviceStates: readonly string[];
   /** At most this many records are handed to one `send` (the adapter packs them into as few messages as it can). */
   readonly maxRecordsPerSend: number;
   /** Encodes and publishes records of one route, oldest first. Never throws; failures come back as results. */

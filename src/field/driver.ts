@@ -28,21 +28,28 @@ export interface FieldSink {
   event(deviceKey: string, identifier: string, value: Record<string, unknown>, time: number): void;
 }
 
-/** Device-defined reply codes (alink.md section 3.21). */
+/**
+ * Why a field write or call failed, in neutral terms (each cloud adapter maps them to its own reply codes).
+ * The names are a subset of `FailureKind` in cloud/platform.ts.
+ */
 export const FieldCode = {
-  generic: 100000,
-  timeout: 100001,
-  modbusException: 100002,
-  opcuaBadStatus: 100003,
-  notConnected: 100004,
-  unsupported: 100005,
-  /** Request parameter error: read-only mapping, value does not fit the raw type, unknown identifier. */
-  badRequest: 460,
+  generic: "fieldError",
+  timeout: "timeout",
+  modbusException: "modbusException",
+  opcuaBadStatus: "opcuaBadStatus",
+  notConnected: "notConnected",
+  unsupported: "unsupported",
+  /** Request parameter error: value does not fit the raw type, unknown identifier, no mapping. */
+  badRequest: "badRequest",
+  /** The mapping is read-only (coil/input status, input registers). */
+  readOnly: "readOnly",
 } as const;
 
-/** An error with the Alink reply code to answer the cloud with. The message never carries a secret. */
+export type FieldFailure = (typeof FieldCode)[keyof typeof FieldCode];
+
+/** A failed field write or call. The message never carries a secret. */
 export class FieldError extends Error {
-  constructor(readonly code: number, message: string) {
+  constructor(readonly code: FieldFailure, message: string) {
     super(message);
     this.name = "FieldError";
   }

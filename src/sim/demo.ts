@@ -12,10 +12,10 @@ import { ModbusTcpSimulator } from "./modbus/index.js";
 import { DEMO_GATEWAY, METER_PRODUCT, BOILER_PRODUCT, OPCUA_USER, meterTsl, boilerTsl, demoGatewayConfig } from "./demo-config.js";
 import { validateBootstrap } from "../config/bootstrap/load.js";
 import { createLogger } from "../ops/logger.js";
-import { Gateway } from "../daemon/gateway.js";
+import { Gateway } from "../core/gateway.js";
 import { loadNodeOpcua } from "../field/opcua/ua.js";
 import { OpsServer } from "../ops/http.js";
-import { health, status } from "../daemon/status.js";
+import { health, status } from "../core/status.js";
 
 export interface DemoOptions {
   /** host:port of the status endpoint (default 127.0.0.1:9180; "off" disables it). */
@@ -104,7 +104,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   let ops: OpsServer | undefined;
   const listen = opts.http ?? "127.0.0.1:9180";
   if (listen !== "off") {
-    ops = new OpsServer(listen, { health: () => health(gw, 300_000), status: () => status(gw), metrics: () => gw.metrics.render() }, logger);
+    ops = new OpsServer(listen, { health: () => health(gw), status: () => status(gw), metrics: () => gw.metrics.render() }, logger);
     await ops.start().catch((err: Error) => {
       out(`status endpoint not started (${err.message})\n`);
       ops = undefined;
@@ -112,7 +112,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   }
 
   // The push, through the real path: emulator hosts the document on HTTPS and sends thing.model.config.push.
-  await emu.waitFor(() => gw.link.connected, 15_000);
+  await emu.waitFor(() => gw.cloudStatus().connected, 15_000);
   const pushed = await emu.pushConfig(DEMO_GATEWAY, demoGatewayConfig(modbus.port, opcua.endpointUrl));
   out(`gateway config pushed: reply code ${pushed.reply?.code ?? "none"}${pushed.reply?.message ? ` (${pushed.reply.message})` : ""}\n`);
   if (ops) out(`status: http://${listen}/status   metrics: http://${listen}/metrics\n`);
@@ -120,11 +120,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   const render = () => {
     const accepted = emu.accepted.properties;
     const lines: string[] = [];
-    lines.push(`fieldbridge demo — cloud ${gw.link.connected ? "connected" : "DISCONNECTED"}, ${accepted.length} values accepted by the cloud, outbox ${gw.store.outbox.stats().depth}`);
+    lines.push(`fieldbridge demo — cloud ${gw.cloudStatus().connected ? "connected" : "DISCONNECTED"}, ${accepted.length} values accepted by the cloud, outbox ${gw.outbox().depth}`);
     lines.push("");
     lines.push(`${"sub-device".padEnd(26)}${"state".padEnd(10)}values accepted by the cloud (latest)`);
-    for (const d of gw.configs.config?.devices ?? []) {
-      const st = gw.subs.state(d.key)?.status ?? "waiting";
+    const states = new Map(gw.cloudStatus().devices.map((c) => [c.device, c.state]));
+    for (const d of gw.appliedConfig()?.devices ?? []) {
+      const st = states.get(d.key) ?? "waiting";
       const latest = new Map<string, unknown>();
       let n = 0;
       for (const p of accepted) if (p.deviceKey === d.key) {

@@ -6,11 +6,11 @@
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/gateway/model.js";
 import type { FieldSink, Sample } from "../field/driver.js";
-import type { Identity } from "../cloud/aliyun/topics.js";
 import { canonicalJson } from "../config/gateway/canonical.js";
 import { compileTsl, type CompiledTsl, type TslValue } from "./tsl.js";
 import { ReportPolicy, type Trigger } from "./report.js";
-import { UplinkBatcher, type Uplink } from "./batcher.js";
+import { UplinkBatcher } from "./batcher.js";
+import type { NewRecord } from "../cloud/platform.js";
 import type { TslDataType, TslDocument } from "./tsl-types.js";
 
 interface PointInfo {
@@ -30,12 +30,9 @@ interface DeviceInfo {
 }
 
 export interface ThingsRuntimeOptions {
-  gateway: Identity;
   logger: Logger;
   windowMs: number;
-  nextId: () => string;
-  isOnline: (deviceKey: string) => boolean;
-  emit: (uplinks: Uplink[]) => void;
+  emit: (records: NewRecord[]) => void;
   /** Field reachability of a device changed (drives login/logout). */
   onFieldHealth: (deviceKey: string, online: boolean, reason?: string) => void;
 }
@@ -56,9 +53,7 @@ export class ThingsRuntime implements FieldSink {
 
   constructor(private readonly o: ThingsRuntimeOptions) {
     this.report = new ReportPolicy({ logger: o.logger });
-    this.batcher = new UplinkBatcher({
-      gateway: o.gateway, windowMs: o.windowMs, nextId: o.nextId, isOnline: o.isOnline, emit: o.emit, logger: o.logger,
-    });
+    this.batcher = new UplinkBatcher({ windowMs: o.windowMs, emit: o.emit, logger: o.logger });
   }
 
   /** Installs the applied config: TSLs are compiled once per product (again only when they change). */
@@ -134,7 +129,7 @@ export class ThingsRuntime implements FieldSink {
       if (!converted.ok) continue;
       dev.latest.set(s.identifier, { value: converted.value, time: s.time });
       if (decision === "report") {
-        this.batcher.addProperty({ deviceKey: s.deviceKey, identifier: s.identifier, value: converted.value, time: s.time, tslType: point.dataType });
+        this.batcher.addProperty({ deviceKey: s.deviceKey, identifier: s.identifier, value: converted.value, time: s.time });
       }
     }
   }
@@ -171,7 +166,7 @@ export class ThingsRuntime implements FieldSink {
       return;
     }
     this.counters.events++;
-    this.batcher.addEvent({ deviceKey, identifier, value: checked.value, time, tslType: dev.tsl.event(identifier)?.dataType });
+    this.batcher.addEvent({ deviceKey, identifier, value: checked.value, time });
   }
 
   stop(): void {

@@ -208,6 +208,12 @@ export class SubDeviceManager extends EventEmitter<Events> {
     this.secrets.delete(dev.productKey, dev.deviceName);
   }
 
+  /** The platform answered an uplink of this device with 520 (no session): log it in again. */
+  sessionLost(key: string): void {
+    const dev = this.devs.get(key);
+    if (dev) this.onKickOrError(dev, 520, "no session", true);
+  }
+
   /** Kick notices, /ext/error, topo add notify. Returns true when the message was one of ours. */
   handleMessage(topic: string, msg: AlinkMessage | null): boolean {
     const gw = this.link.gateway;

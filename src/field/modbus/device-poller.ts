@@ -380,7 +380,7 @@ export class DevicePoller {
       const point = this.points.get(identifier);
       if (!point) throw new FieldError(FieldCode.badRequest, `${identifier}: no Modbus mapping on device ${this.key}`);
       if (!isWritable(point.operateType)) {
-        throw new FieldError(FieldCode.badRequest, `${identifier}: ${point.operateType} is read-only`);
+        throw new FieldError(FieldCode.readOnly, `${identifier}: ${point.operateType} is read-only`);
       }
       return { point, req: writeRequest(point, encodeValue(point, value)) };
     });

@@ -3,15 +3,15 @@
  *
  * - Online devices share pack posts (alink.md section 3.14). The limits hold for the whole message (P28):
  *   at most 200 properties, 20 events and 20 sub-device entries, plus a payload byte budget.
- * - Devices that are not logged in get their own thing.event.property.post messages (at most 200 properties)
- *   and one thing.event.{id}.post per event; those wait in the outbox until the login.
+ * - Records are sent only for devices that are logged in (the outbox holds the others), so every record goes
+ *   into a pack post; each message lists the outbox records it carries, so that its reply settles them.
  * - A map holds one value per identifier, so a second sample of the same point in one window goes into a later
  *   message. Nothing is coalesced: trigger-2 filtering already happened upstream, and every trigger-1 sample
  *   is kept. Placement is first-fit after the message that holds the previous sample of the same point, so the
  *   samples of a point leave in time order and repeated samples do not multiply the number of messages.
  */
-import { topics, type Identity } from "../cloud/aliyun/topics.js";
-import { alinkRequest, eventParams, packParams, type PackEntryJson } from "./json.js";
+import { topics, type Identity } from "./topics.js";
+import { alinkRequest, packParams, type PackEntryJson } from "./json.js";
 
 export interface PackLimits {
   maxProperties: number;
@@ -24,8 +24,6 @@ export interface PackLimits {
 /** alink.md section 4.4; the byte budget is the platform's MQTT message limit of 256 KB. */
 export const defaultPackLimits: PackLimits = { maxProperties: 200, maxEvents: 20, maxSubDevices: 20, maxPayloadBytes: 256 * 1024 };
 
-export type UplinkKind = "pack" | "property" | "event";
-
 export interface Uplink {
   topic: string;
   payload: string;
@@ -34,7 +32,8 @@ export interface Uplink {
   devices: string[];
   /** The oldest sample time in the message, epoch ms. */
   sampleTime: number;
-  kind: UplinkKind;
+  /** Outbox records (seq) whose values the message carries; a record may be spread over several messages. */
+  seqs: number[];
 }
 
 export interface DeviceRef {
@@ -53,6 +52,8 @@ export interface BatchItem {
   /** `"id":{"value":…,"time":…}` and its UTF-8 size. */
   member: string;
   bytes: number;
+  /** The outbox record it comes from. */
+  seq: number;
 }
 
 export interface DeviceItems {
@@ -78,6 +79,7 @@ interface PackDraft {
   events: number;
   bytes: number;
   sampleTime: number;
+  seqs: Set<number>;
 }
 
 export function buildPacks(gateway: DeviceRef, groups: readonly DeviceItems[], limits: PackLimits, nextId: () => string): Uplink[] {
@@ -89,6 +91,7 @@ export function buildPacks(gateway: DeviceRef, groups: readonly DeviceItems[], l
     events: 0,
     bytes: ENVELOPE_BYTES,
     sampleTime: Infinity,
+    seqs: new Set(),
   });
   const last = new Map<string, number>();
   let openProps = 0;
@@ -128,6 +131,7 @@ export function buildPacks(gateway: DeviceRef, groups: readonly DeviceItems[], l
       }
       d.bytes += item.bytes + 1;
       if (item.time < d.sampleTime) d.sampleTime = item.time;
+      d.seqs.add(item.seq);
       last.set(pointKey, j);
       while (openProps < drafts.length && drafts[openProps]!.properties >= limits.maxProperties) openProps++;
       while (openEvents < drafts.length && drafts[openEvents]!.events >= limits.maxEvents) openEvents++;
@@ -150,59 +154,7 @@ export function buildPacks(gateway: DeviceRef, groups: readonly DeviceItems[], l
       msgId,
       devices,
       sampleTime: d.sampleTime,
-      kind: "pack" as const,
+      seqs: [...d.seqs],
     };
   });
-}
-
-/** A device's own property posts (first-fit, ≤ maxProperties each) followed by one post per event. */
-export function buildDevicePosts(device: DeviceRef, items: readonly BatchItem[], limits: PackLimits, nextId: () => string): Uplink[] {
-  const drafts: Array<{ members: string[]; bytes: number; sampleTime: number }> = [];
-  const last = new Map<string, number>();
-  const events: BatchItem[] = [];
-  let open = 0;
-  for (const item of items) {
-    if (item.kind === "event") {
-      events.push(item);
-      continue;
-    }
-    const prev = last.get(item.identifier);
-    let j = Math.max(prev === undefined ? 0 : prev + 1, open);
-    for (; ; j++) {
-      if (j === drafts.length) drafts.push({ members: [], bytes: ENVELOPE_BYTES, sampleTime: Infinity });
-      const d = drafts[j]!;
-      if (d.members.length === 0) break;
-      if (d.members.length < limits.maxProperties && d.bytes + item.bytes + 1 <= limits.maxPayloadBytes) break;
-    }
-    const d = drafts[j]!;
-    d.members.push(item.member);
-    d.bytes += item.bytes + 1;
-    if (item.time < d.sampleTime) d.sampleTime = item.time;
-    last.set(item.identifier, j);
-    while (open < drafts.length && drafts[open]!.members.length >= limits.maxProperties) open++;
-  }
-
-  const out: Uplink[] = drafts.map((d) => {
-    const msgId = nextId();
-    return {
-      topic: topics.propertyPost(device.identity),
-      payload: alinkRequest(msgId, "thing.event.property.post", `{${d.members.join(",")}}`),
-      msgId,
-      devices: [device.key],
-      sampleTime: d.sampleTime,
-      kind: "property" as const,
-    };
-  });
-  for (const e of events) {
-    const msgId = nextId();
-    out.push({
-      topic: topics.eventPost(device.identity, e.identifier),
-      payload: alinkRequest(msgId, `thing.event.${e.identifier}.post`, eventParams(e.valueJson, e.time)),
-      msgId,
-      devices: [device.key],
-      sampleTime: e.time,
-      kind: "event",
-    });
-  }
-  return out;
 }

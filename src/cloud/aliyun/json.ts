@@ -3,7 +3,7 @@
  * prints 12.0 as `12`, so values are written by type. Payloads are assembled from pre-encoded fragments: each
  * value is encoded once when it enters a batch, and a message is a join of those fragments.
  */
-import type { TslDataType, TslParam, TslTypeName } from "./tsl-types.js";
+import type { TslDataType, TslParam, TslTypeName } from "../../things/tsl-types.js";
 
 export type Encoder = (value: unknown) => string;
 

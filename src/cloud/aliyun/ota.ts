@@ -9,12 +9,12 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { packageVersion } from "./version.js";
+import { packageVersion } from "../../ops/version.js";
 import type { Logger } from "pino";
-import type { AlinkConnection, AlinkMessage } from "../cloud/aliyun/connection.js";
-import { topics, type Identity } from "../cloud/aliyun/topics.js";
-import { DownloadError, downloadToFile, redactUrl } from "../config/gateway/download.js";
-import { runInstaller } from "./ota-install.js";
+import type { AlinkConnection, AlinkMessage } from "./connection.js";
+import { topics, type Identity } from "./topics.js";
+import { DownloadError, downloadToFile, redactUrl } from "../../config/gateway/download.js";
+import { runInstaller } from "../../ops/ota-install.js";
 import { digestMatches, downloadStep, hashName, otaCode, parseFirmwareNotice, type FailureStep, type FirmwareNotice } from "./ota-notice.js";
 
 export interface OtaDownloadOptions {

@@ -3,22 +3,22 @@
  * throws: a malformed request is answered 460 where a reply topic exists, and logged once with its context.
  */
 import type { Logger } from "pino";
-import type { AlinkConnection, AlinkMessage } from "../cloud/aliyun/connection.js";
-import type { SubDeviceManager } from "../cloud/aliyun/subdevices.js";
-import { parseSysTopic, replyTopic, topics, type Identity } from "../cloud/aliyun/topics.js";
-import { FieldError } from "../field/driver.js";
-import type { FieldManager } from "../field/manager.js";
-import type { ThingsRuntime } from "../things/runtime.js";
+import type { AlinkConnection, AlinkMessage } from "./connection.js";
+import type { SubDeviceManager } from "./subdevices.js";
+import { parseSysTopic, replyTopic, topics, type Identity } from "./topics.js";
+import type { CloudRequest, FailureKind, Outcome } from "../platform.js";
 
 export interface DownlinkHandlers {
+  /** TSL check, then the field write or call (the core). */
+  request(r: CloudRequest): Promise<Outcome>;
+  /** Whether the applied config has this device. */
+  serves(key: string): boolean;
   /** thing.model.config.push (gateway identity). */
   configPush(topic: string, msg: AlinkMessage | null): void;
   /** OTA upgrade pushes and request answers (gateway identity). */
   ota?(topic: string, msg: AlinkMessage | null): void;
   /** The cloud disabled, enabled or deleted a sub-device. */
   lifecycle(key: string, action: "disable" | "enable" | "delete"): Promise<void>;
-  /** The platform refused a delivered uplink with a code a retry can fix (520 no session, 6401, 500, 6313). */
-  refused?(msgId: string, code: number): void;
 }
 
 interface Reply {
@@ -27,10 +27,26 @@ interface Reply {
   message?: string;
 }
 
-const ok = (data: unknown = {}): Reply => ({ code: 200, data });
-/** Uplink refusals a later attempt can succeed after: no session (520), no topology (6401), transient errors. */
-const RETRYABLE_REFUSALS = new Set([520, 6401, 500, 6313]);
 const bad = (message: string): Reply => ({ code: 460, message });
+
+/** Device-defined reply codes (alink.md section 3.21) for each neutral failure kind. */
+export const FAILURE_CODES: Record<FailureKind, number> = {
+  badRequest: 460,
+  unknownIdentifier: 460,
+  readOnly: 460,
+  unknownDevice: 460,
+  fieldError: 100000,
+  internal: 100000,
+  timeout: 100001,
+  modbusException: 100002,
+  opcuaBadStatus: 100003,
+  notConnected: 100004,
+  unsupported: 100005,
+};
+
+function toReply(o: Outcome): Reply {
+  return o.ok ? { code: 200, data: o.data ?? {} } : { code: FAILURE_CODES[o.kind], message: o.message };
+}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
@@ -45,8 +61,6 @@ export class DownlinkRouter {
   constructor(
     private readonly link: AlinkConnection,
     private readonly gateway: Identity,
-    private readonly things: ThingsRuntime,
-    private readonly field: FieldManager,
     private readonly subs: SubDeviceManager,
     private readonly handlers: DownlinkHandlers,
     private readonly logger: Logger,
@@ -65,8 +79,6 @@ export class DownlinkRouter {
   private route(topic: string, msg: AlinkMessage | null): void {
     const gw = this.gateway;
     if (topic === topics.configPush(gw)) return this.handlers.configPush(topic, msg);
-    // A sub-device message the platform dropped for want of a session: log in again (sessions) and resend.
-    if (topic === topics.extError(gw) && msg && Number(msg["code"]) === 520 && msg["id"] !== undefined) this.handlers.refused?.(String(msg["id"]), 520);
     if (this.subs.handleMessage(topic, msg)) return;
     if (topic === topics.otaUpgrade(gw) || topic === topics.otaRequest(gw)) return this.handlers.ota?.(topic, msg);
     const t = parseSysTopic(topic);
@@ -76,7 +88,7 @@ export class DownlinkRouter {
     }
     const key = `${t.productKey}/${t.deviceName}`;
     const isGateway = key === this.gwKey;
-    if (!isGateway && !this.things.hasDevice(key) && !this.subs.state(key)) {
+    if (!isGateway && !this.handlers.serves(key) && !this.subs.state(key)) {
       this.logger.warn({ topic }, "downlink for a device this gateway does not serve; dropped");
       return;
     }
@@ -90,7 +102,7 @@ export class DownlinkRouter {
       case "thing/service/property/set":
         return void this.answer(reply, msg, () => this.propertySet(key, isGateway, msg!));
       case "thing/service/property/get":
-        return void this.answer(reply, msg, () => this.propertyGet(key, msg!));
+        return void this.answer(reply, msg, () => this.propertyGet(key, isGateway, msg!));
       case "thing/disable":
       case "thing/enable":
       case "thing/delete":
@@ -115,8 +127,8 @@ export class DownlinkRouter {
       try {
         r = await fn();
       } catch (err) {
-        r = err instanceof FieldError ? { code: err.code, message: err.message } : { code: 400, message: "internal error" };
-        if (!(err instanceof FieldError)) this.logger.error({ topic: reply, err: (err as Error).message }, "downlink handler failed");
+        r = { code: 400, message: "internal error" };
+        this.logger.error({ topic: reply, err: (err as Error).message }, "downlink handler failed");
       }
     }
     if (r.code !== 200) {
@@ -130,58 +142,44 @@ export class DownlinkRouter {
     const params = msg["params"];
     if (!isObject(params) || Object.keys(params).length === 0) return bad("params must be an object of identifier: value");
     if (isGateway) return bad("the gateway has no writable properties");
-    const tsl = this.tslOf(key);
-    if (!tsl) return bad(`no thing model for ${key}`);
-    const checked = tsl.checkPropertySet(params);
-    if (!checked.ok) return bad(checked.problems.map((p) => `${p.identifier}: ${p.reason}`).join("; "));
-    await this.field.write(key, checked.values);
-    return ok();
+    return toReply(await this.handlers.request({ kind: "propertySet", device: key, values: params }));
   }
 
-  private async propertyGet(key: string, msg: AlinkMessage): Promise<Reply> {
+  private async propertyGet(key: string, isGateway: boolean, msg: AlinkMessage): Promise<Reply> {
     const params = msg["params"];
     const ids = Array.isArray(params) ? params : isObject(params) && Array.isArray(params["identifiers"]) ? params["identifiers"] : null;
     if (!ids || !ids.every((i) => typeof i === "string")) return bad("params must be a list of property identifiers");
-    const tsl = this.tslOf(key);
-    const latest = this.things.latest(key);
-    const data: Record<string, unknown> = {};
-    const unknown = (ids as string[]).filter((id) => !tsl?.property(id));
-    if (unknown.length) return bad(`unknown identifier ${unknown.join(", ")}`);
-    for (const id of ids as string[]) {
-      const v = latest.get(id);
-      if (v) data[id] = v.value;
-    }
-    return ok(data);
+    if (isGateway) return ids.length ? bad(`unknown identifier ${ids.join(", ")}`) : { code: 200, data: {} };
+    if (ids.length === 0) return { code: 200, data: {} };
+    return toReply(await this.handlers.request({ kind: "propertyGet", device: key, identifiers: ids as string[] }));
   }
 
   private async service(key: string, isGateway: boolean, service: string, msg: AlinkMessage): Promise<Reply> {
     const params = msg["params"] ?? {};
     if (!isObject(params)) return bad("params must be an object of input: value");
     if (isGateway) return { code: 100005, message: `the gateway has no service ${service}` };
-    const tsl = this.tslOf(key);
-    if (!tsl?.service(service)) return bad(`unknown service ${service}`);
-    const inputs = tsl.checkServiceInputs(service, params);
-    if (!inputs.ok) return bad(inputs.reason);
-    const outputs = await this.field.call(key, service, inputs.value);
-    const checked = tsl.checkServiceOutputs(service, outputs);
-    if (!checked.ok) {
-      this.logger.warn({ device: key, service, reason: checked.reason }, "service outputs do not match the thing model");
-      return { code: 100000, message: `outputs do not match the thing model: ${checked.reason}` };
-    }
-    return ok(checked.value);
+    return toReply(await this.handlers.request({ kind: "service", device: key, service, inputs: params }));
   }
 
   /** RRPC carries a whole Alink request; it is answered only on the rrpc/response topic. */
   private async rrpc(key: string, isGateway: boolean, msg: AlinkMessage | null): Promise<Reply> {
     const method = typeof msg?.["method"] === "string" ? (msg["method"] as string) : "";
     if (method === "thing.service.property.set") return this.propertySet(key, isGateway, msg!);
-    if (method === "thing.service.property.get") return this.propertyGet(key, msg!);
+    if (method === "thing.service.property.get") return this.propertyGet(key, isGateway, msg!);
     if (method.startsWith("thing.service.")) return this.service(key, isGateway, method.slice("thing.service.".length), msg!);
     return bad(`unsupported rrpc method "${method}"`);
   }
 
   private async lifecycle(reply: string, key: string, isGateway: boolean, action: "disable" | "enable" | "delete", msg: AlinkMessage | null): Promise<void> {
     this.counters.requests++;
+    // Only a request of the protocol's shape changes state: garbage on a lifecycle topic disables nothing.
+    const method = msg?.["method"];
+    if (!msg || msg["id"] === undefined || (method !== undefined && method !== `thing.${action}`)) {
+      this.counters.malformed++;
+      this.logger.warn({ device: key, action }, "malformed lifecycle command (not an Alink request); ignored");
+      if (msg && msg["id"] !== undefined) await this.link.reply(reply, msg["id"], 460, {}, `method must be thing.${action}`);
+      return;
+    }
     if (isGateway) {
       await this.link.reply(reply, msg?.["id"], 200, {});
       this.logger.warn({ action }, "the cloud addressed the gateway itself with a lifecycle command");
@@ -203,7 +201,6 @@ export class DownlinkRouter {
     if (!msg) return;
     const code = Number(msg["code"]);
     if (code === 200) return;
-    if (RETRYABLE_REFUSALS.has(code) && msg["id"] !== undefined) this.handlers.refused?.(String(msg["id"]), code);
     const k = `${key}|${rest}|${code}`;
     if (this.loggedRefusals.has(k)) return;
     if (this.loggedRefusals.size > 1000) this.loggedRefusals.clear();
@@ -211,8 +208,4 @@ export class DownlinkRouter {
     this.logger.warn({ device: key, topic: rest, code, message: msg["message"], id: msg["id"] }, "the platform refused an uplink (logged once per device and code)");
   }
 
-  private tslOf(key: string) {
-    const pk = this.things.productOf(key);
-    return pk ? this.things.tsl(pk) : undefined;
-  }
 }

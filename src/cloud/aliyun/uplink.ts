@@ -1,0 +1,74 @@
+/**
+ * Neutral outbox records → Alink pack posts (alink.md section 3.14), at send time. Values are written by their
+ * thing-model type (float and double keep their decimal point), each with its sample time.
+ */
+import { Buffer } from "node:buffer";
+import type { PlatformDevice, UplinkRecord } from "../platform.js";
+import { splitDeviceKey } from "../../core/device-key.js";
+import type { TslDataType } from "../../things/tsl-types.js";
+import { encoderFor, timedMember, type Encoder } from "./json.js";
+import { buildPacks, defaultPackLimits, type BatchItem, type DeviceItems, type DeviceRef, type PackLimits, type Uplink } from "./pack.js";
+
+interface DeviceCodec {
+  ref: DeviceRef;
+  properties: Map<string, Encoder>;
+  events: Map<string, Encoder>;
+}
+
+export class AlinkUplinks {
+  private readonly codecs = new Map<string, DeviceCodec>();
+  private readonly gateway: DeviceRef;
+
+  constructor(gatewayKey: string, private readonly limits: PackLimits = defaultPackLimits) {
+    this.gateway = ref(gatewayKey);
+  }
+
+  /** The thing models of the applied document (value types for encoding). */
+  setDevices(devices: readonly PlatformDevice[]): void {
+    this.codecs.clear();
+    for (const d of devices) this.codecs.set(d.key, codecOf(d.key, d.tsl));
+  }
+
+  /** Property and event records packed into as few pack posts as the limits allow. */
+  encode(records: readonly UplinkRecord[], nextId: () => string): Uplink[] {
+    const groups = new Map<string, DeviceItems>();
+    for (const r of records) {
+      if (r.kind === "wire") continue;
+      let codec = this.codecs.get(r.device);
+      if (!codec) this.codecs.set(r.device, (codec = codecOf(r.device, undefined)));
+      let g = groups.get(r.device);
+      if (!g) groups.set(r.device, (g = { device: codec.ref, items: [] }));
+      if (r.kind === "properties") {
+        for (const v of r.values) g.items.push(item("property", r.seq, v.identifier, (codec.properties.get(v.identifier) ?? generic)(v.value), v.time));
+      } else {
+        g.items.push(item("event", r.seq, r.identifier, (codec.events.get(r.identifier) ?? generic)(r.outputs), r.time));
+      }
+    }
+    return buildPacks(this.gateway, [...groups.values()], this.limits, nextId);
+  }
+}
+
+const generic = encoderFor(undefined);
+
+function item(kind: BatchItem["kind"], seq: number, identifier: string, valueJson: string, time: number): BatchItem {
+  const member = timedMember(identifier, valueJson, time);
+  return { kind, identifier, valueJson, time, member, bytes: Buffer.byteLength(member, "utf8"), seq };
+}
+
+function ref(key: string): DeviceRef {
+  const id = splitDeviceKey(key);
+  if (!id) throw new TypeError(`invalid device key ${JSON.stringify(key)}`);
+  return { key, identity: id, identityJson: JSON.stringify(id) };
+}
+
+function codecOf(key: string, tsl: PlatformDevice["tsl"]): DeviceCodec {
+  const properties = new Map<string, Encoder>();
+  const events = new Map<string, Encoder>();
+  for (const p of tsl?.properties ?? []) if (p?.identifier) properties.set(p.identifier, encoderFor(p.dataType));
+  for (const e of tsl?.events ?? []) {
+    if (!e?.identifier) continue;
+    const struct: TslDataType = { type: "struct", specs: e.outputData ?? [] };
+    events.set(e.identifier, encoderFor(struct));
+  }
+  return { ref: ref(key), properties, events };
+}

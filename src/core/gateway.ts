@@ -1,0 +1,258 @@
+/**
+ * The gateway: builds every part, owns the start/stop order and applies config diffs. It speaks no wire protocol:
+ * the cloud adapter of `gateway.platform` does, behind the north interface (cloud/platform.ts).
+ *
+ *   field/ ──Sample──▶ things/ (TSL, report policy, batching) ──record──▶ store/ outbox ──drains per route──▶ cloud/<platform>
+ *   field/ ◀─write/call── core/commands (TSL check) ◀──CloudRequest── cloud/<platform>
+ */
+import type { Logger } from "pino";
+import type { BootstrapConfig } from "../config/bootstrap/load.js";
+import type { GatewayConfig, GatewayConfigDiff } from "../config/gateway/index.js";
+import { loadPlatform } from "../cloud/index.js";
+import type { CloudRequest, ConfigOffer, ConfigStage, Core, DeviceKey, FirmwareOffer, FirmwareOutcome, FirmwareStep, LifecycleAction, Outcome, PlatformAdapter, RouteId } from "../cloud/platform.js";
+import { openStore, type Store } from "../store/store.js";
+import { Drains } from "../store/drains.js";
+import { ThingsRuntime } from "../things/runtime.js";
+import { FieldManager, loadDriver, type AsyncChannelFactory } from "../field/manager.js";
+import { defaultFieldOptions } from "../field/driver.js";
+import { Metrics } from "../ops/metrics.js";
+import { packageVersion } from "../ops/version.js";
+import { GatewayConfigManager } from "./config-manager.js";
+import { Commands } from "./commands.js";
+import { installFirmware } from "./firmware.js";
+import { GatewayTelemetry } from "./telemetry.js";
+import { buildMetrics } from "./metrics.js";
+import type { DeliveryReading, GatewayView, OutboxReading } from "./view.js";
+import type { ConfigStatus } from "./config-manager.js";
+import type { PlatformStatus } from "../cloud/platform.js";
+import type { ChannelStats } from "../field/driver.js";
+import type { TslValue } from "../things/tsl-value.js";
+import type { CompiledTsl } from "../things/tsl.js";
+
+export interface GatewayOptions {
+  /** Replaces the built-in drivers (tests use a recording driver). */
+  channelFactory?: AsyncChannelFactory;
+}
+
+export class Gateway implements GatewayView {
+  store!: Store;
+  cloud!: PlatformAdapter;
+  things!: ThingsRuntime;
+  field!: FieldManager;
+  drains!: Drains;
+  configs!: GatewayConfigManager;
+  commands!: Commands;
+  telemetry!: GatewayTelemetry;
+  readonly metrics = new Metrics();
+  readonly startedAt = Date.now();
+  readonly version: string;
+  private started = false;
+
+  constructor(readonly cfg: BootstrapConfig, readonly logger: Logger, private readonly opts: GatewayOptions = {}) {
+    this.version = cfg.gateway.firmwareVersion ?? packageVersion();
+  }
+
+  /**
+   * Starts every part. The cloud link starts first (connecting takes a while and does not depend on the config);
+   * the last good gateway config is then applied locally, before any data can be sent, and
+   * `onLocalConfigApplied` is called at that point (systemd READY=1).
+   */
+  async start(onLocalConfigApplied?: () => void): Promise<void> {
+    const cfg = this.cfg;
+    const log = this.logger;
+    this.store = openStore(cfg.dataDir, {
+      logger: log, sync: cfg.store.sync,
+      outbox: { maxBytes: cfg.store.maxBytes, maxAgeHours: cfg.store.maxAgeHours },
+    });
+    const platform = await loadPlatform(cfg.gateway.platform);
+    this.cloud = platform.createAdapter(cfg, this.coreFor(log));
+    this.things = new ThingsRuntime({
+      logger: log.child({ component: "things" }), windowMs: cfg.uplink.batchWindowMs,
+      emit: (records) => this.store.records.append(records),
+      onFieldHealth: (key, online, reason) => this.cloud.fieldHealth(key, online, reason),
+    });
+    this.drains = new Drains({
+      outbox: this.store.records, target: this.cloud, perDeviceRoutes: this.cloud.name === "huawei" || this.cloud.name === "lierda",
+      logger: log.child({ component: "drains" }), window: cfg.store.inFlight, replayRatePerSec: cfg.store.replayRatePerSecond,
+    });
+    this.field = new FieldManager(this.things, {
+      logger: log.child({ component: "field" }), dataDir: cfg.dataDir,
+      options: { ...defaultFieldOptions, ...cfg.field },
+    }, this.opts.channelFactory ?? loadDriver);
+    this.commands = new Commands({
+      tslOf: (device) => {
+        const pk = this.things.productOf(device);
+        return pk ? this.things.tsl(pk) : undefined;
+      },
+      latest: (device) => this.things.latest(device),
+      write: (device, values) => this.field.write(device, values),
+      call: (device, service, inputs) => this.field.call(device, service, inputs),
+    }, log.child({ component: "commands" }));
+    this.configs = new GatewayConfigManager({
+      dataDir: cfg.dataDir,
+      localFile: cfg.gatewayConfig?.file,
+      parse: () => ({ serialPorts: cfg.serialPorts, gatewayDeviceSecret: this.cloud.documentSecret() ?? "" }),
+      download: { caFile: cfg.download.caFile, allowHttp: cfg.download.allowHttp, timeoutMs: cfg.download.timeoutSeconds * 1000, maxBytes: cfg.download.maxBytes },
+      logger: log.child({ component: "config" }),
+      apply: (next, diff) => this.applyConfig(next, diff),
+    });
+    this.telemetry = new GatewayTelemetry(this, (p) => this.things.batcher.addProperty(p), cfg.telemetry.intervalSeconds * 1000);
+    buildMetrics(this, this.metrics, this.cloud.deviceStates);
+    this.started = true;
+
+    this.cloud.start();
+    this.drains.start();
+    await this.configs.loadPersisted();
+    onLocalConfigApplied?.();
+    this.telemetry.start();
+    log.info({ platform: this.cloud.name, gateway: this.cloud.gateway.key, host: cfg.mqtt.host, port: cfg.mqtt.port, tls: cfg.mqtt.tls, dataDir: cfg.dataDir }, "fieldbridge started");
+  }
+
+  /** What the adapter may use of the core. */
+  private coreFor(log: Logger): Core {
+    const cfg = this.cfg;
+    return {
+      logger: log.child({ component: "cloud" }),
+      metrics: this.metrics,
+      secrets: this.store.secrets,
+      kv: this.store.kv,
+      dataDir: cfg.dataDir,
+      version: this.version,
+      nextId: () => this.store.messageIds.next(),
+      request: (r: CloudRequest): Promise<Outcome> => this.commands.run(r),
+      offerConfig: (o: ConfigOffer) => this.configs.offer(o),
+      rejectConfig: (stage: ConfigStage, message: string) => this.configs.reject(stage, message),
+      offerFirmware: (o: FirmwareOffer, progress: (step: FirmwareStep, percent: number) => void): Promise<FirmwareOutcome> =>
+        installFirmware(o, progress, {
+          dataDir: cfg.dataDir, installCommand: cfg.ota.installCommand, maxBytes: cfg.ota.maxBytes,
+          download: { caFile: cfg.download.caFile, allowHttp: cfg.download.allowHttp, timeoutMs: cfg.download.timeoutSeconds * 1000 },
+          logger: log.child({ component: "ota" }),
+        }),
+      lifecycle: (device: DeviceKey, action: LifecycleAction) => this.lifecycle(device, action),
+      presence: (route: RouteId, up: boolean) => this.drains.presence(route, up),
+      deviceRejoined: (device: DeviceKey) => this.things.resetReporting(device),
+    };
+  }
+
+  private async applyConfig(next: GatewayConfig, diff: GatewayConfigDiff): Promise<void> {
+    const changedChannels = new Set(diff.channels.filter((c) => c.kind === "changed").map((c) => c.serverId));
+    const changedDevices = new Set(diff.devices.filter((d) => d.kind === "changed").map((d) => d.key));
+    this.things.setConfig(next);
+    // The platform learns the devices before the drivers start: a device may answer its first poll at once.
+    this.cloud.setDevices(next.devices.map((d) => ({ key: d.key, productKey: d.productKey, deviceName: d.deviceName, tsl: next.products[d.productKey], spec: d })));
+    await this.field.apply(next, changedChannels, changedDevices);
+    for (const key of changedDevices) this.things.resetReporting(key);
+    // A device removed from the document takes its waiting records with it (counted), so nothing waits forever.
+    for (const d of diff.devices) if (d.kind === "removed") this.store.records.dropDevice(d.key);
+  }
+
+  /** The cloud suspended, resumed or removed a device: the field side (the adapter handles its sessions). */
+  private async lifecycle(device: DeviceKey, action: LifecycleAction): Promise<void> {
+    if (action === "resume") this.field.resume(device);
+    else await this.field.suspend(device);
+  }
+
+  // ---- GatewayView ----
+
+  get unhealthyAfterMs(): number {
+    return this.cfg.http.unhealthyAfterSeconds * 1000;
+  }
+
+  get endpoint(): { host: string; port: number; tls: boolean } {
+    return { host: this.cfg.mqtt.host, port: this.cfg.mqtt.port, tls: this.cfg.mqtt.tls };
+  }
+
+  cloudStatus(): PlatformStatus {
+    return this.cloud.status();
+  }
+
+  configStatus(): ConfigStatus {
+    return this.configs.status();
+  }
+
+  configFailing(): boolean {
+    return this.configs.failing;
+  }
+
+  appliedConfig(): GatewayConfig | null {
+    return this.configs.config;
+  }
+
+  outbox(): OutboxReading {
+    const s = this.store.records.stats();
+    return {
+      depth: s.depth, bytes: s.bytes, oldestAgeMs: s.oldestAgeMs, inFlight: s.inFlight, writable: s.writable,
+      dropped: {
+        size: s.droppedForSize, age: s.droppedForAge, write_failed: s.droppedWriteFailed,
+        refused: s.droppedRefused, rejected: s.droppedRejected, removed: s.droppedRemoved,
+      },
+    };
+  }
+
+  delivery(): DeliveryReading {
+    const s = this.drains.stats();
+    return { published: s.published, acked: s.acked, failed: s.failed, replayed: s.replayed };
+  }
+
+  channels(): Array<ChannelStats & { name: string }> {
+    return this.field.stats();
+  }
+
+  channelErrors(): Record<string, string> {
+    return this.field.channelErrors();
+  }
+
+  channelHealth(serverId: string): { up: boolean; reason?: string; since: number } | undefined {
+    return this.things.channelHealthOf(serverId);
+  }
+
+  latest(device: string): Map<string, { value: TslValue; time: number }> {
+    return this.things.latest(device);
+  }
+
+  lastSampleAt(device: string): number {
+    return this.things.lastSampleAt(device);
+  }
+
+  thingsCounters(): { samples: number; reported: number; dropped: number } {
+    const r = this.things.report.counters();
+    return { samples: this.things.counters.samples, reported: r.reported, dropped: r.dropped };
+  }
+
+  commandCounters(): { requests: number; refused: number; failed: number } {
+    return { ...this.commands.counters };
+  }
+
+  configCounters(): { pushes: number; applied: number; rejected: number } {
+    return { ...this.configs.counters };
+  }
+
+  gatewayTsl(): { key: string; tsl: CompiledTsl } | undefined {
+    const own = this.cloud.gateway;
+    const tsl = this.things.tsl(own.productKey);
+    return tsl ? { key: own.key, tsl } : undefined;
+  }
+
+  /** Stops in reverse start order; bounded by `deadlineMs` overall. */
+  async stop(deadlineMs = 8000): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    const t0 = Date.now();
+    const left = () => Math.max(200, deadlineMs - (Date.now() - t0));
+    const step = async (name: string, fn: () => Promise<unknown> | unknown) => {
+      try {
+        await Promise.race([fn(), new Promise((r) => setTimeout(r, left()).unref())]);
+      } catch (err) {
+        this.logger.warn({ step: name, err: (err as Error).message }, "shutdown step failed");
+      }
+    };
+    this.telemetry.stop();
+    await step("field", () => this.field.stop());
+    await step("things", () => this.things.stop());
+    await step("outbox", () => this.store.records.flush());
+    await step("drains", () => this.drains.stop(Math.min(2000, left())));
+    await step("cloud", () => this.cloud.stop(Math.min(5000, left())));
+    await step("store", () => this.store.close());
+    this.logger.info({ ms: Date.now() - t0 }, "fieldbridge stopped");
+  }
+}
