@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, mkdirSync, createWriteStream, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CloudEmulator } from "./cloud/index.js";
+import { CloudEmulator } from "./cloud/aliyun/index.js";
 import { ModbusTcpSimulator } from "./modbus/index.js";
 import { DEMO_GATEWAY, METER_PRODUCT, BOILER_PRODUCT, OPCUA_USER, meterTsl, boilerTsl, demoGatewayConfig } from "./demo-config.js";
 import { validateBootstrap } from "../config/bootstrap/load.js";

@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CloudEmulator } from "../../src/sim/cloud/index.js";
+import type { CloudEmulator } from "../../src/sim/cloud/aliyun/index.js";
 
 export const GATEWAY = { productKey: "a1TestGw", deviceName: "gw-test-01", deviceSecret: "Tz9qLm4Xv8Rk2Nw6Yp3Hs7Jd5Fg1Ab0C" };
 

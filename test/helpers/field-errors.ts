@@ -1,8 +1,8 @@
 /** Assertions on the FieldError a driver answers a refused write or call with. */
 import assert from "node:assert/strict";
-import { FieldError } from "../../src/field/driver.js";
+import { FieldError, type FieldFailure } from "../../src/field/driver.js";
 
-function isFieldError(err: unknown, code: number, pattern?: RegExp): true {
+function isFieldError(err: unknown, code: FieldFailure, pattern?: RegExp): true {
   assert.ok(err instanceof FieldError, `expected FieldError, got ${String(err)}`);
   assert.equal(err.code, code, err.message);
   if (pattern) assert.match(err.message, pattern);
@@ -10,11 +10,11 @@ function isFieldError(err: unknown, code: number, pattern?: RegExp): true {
 }
 
 /** `p` rejects with a FieldError of `code` whose message matches `pattern` if given. */
-export async function rejectsFieldError(p: Promise<unknown>, code: number, pattern?: RegExp): Promise<void> {
+export async function rejectsFieldError(p: Promise<unknown>, code: FieldFailure, pattern?: RegExp): Promise<void> {
   await assert.rejects(p, (err: unknown) => isFieldError(err, code, pattern));
 }
 
 /** `fn` throws a FieldError of `code` whose message matches `pattern` if given. */
-export function throwsFieldError(fn: () => unknown, code: number, pattern?: RegExp): void {
+export function throwsFieldError(fn: () => unknown, code: FieldFailure, pattern?: RegExp): void {
   assert.throws(fn, (err: unknown) => isFieldError(err, code, pattern));
 }

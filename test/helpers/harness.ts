@@ -1,7 +1,8 @@
 /** An in-process gateway against the cloud emulator, with a recording field driver. */
-import { CloudEmulator } from "../../src/sim/cloud/index.js";
+import { CloudEmulator } from "../../src/sim/cloud/aliyun/index.js";
 import { loadBootstrap, prepareDataDir } from "../../src/config/bootstrap/load.js";
-import { Gateway } from "../../src/daemon/gateway.js";
+import { Gateway } from "../../src/core/gateway.js";
+import type { AliyunAdapter } from "../../src/cloud/aliyun/index.js";
 import type { AsyncChannelFactory } from "../../src/field/manager.js";
 import { RecordingDriver, type RecordingDriverOptions } from "./recording-driver.js";
 import { GATEWAY, makeRig, type TestRig } from "./daemon.js";
@@ -10,6 +11,8 @@ import { captureLogger, type LogLine } from "./log-capture.js";
 export interface Harness {
   emu: CloudEmulator;
   gw: Gateway;
+  /** The gateway's Alibaba adapter (connection, sessions, OTA). */
+  readonly alink: AliyunAdapter;
   driver: RecordingDriver;
   rig: TestRig;
   /** Everything the gateway logged, as text. */
@@ -42,6 +45,9 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const make = () => new Gateway(loadBootstrap(rig.configFile), logger, { channelFactory: o.factory ?? driver.factory });
   const h: Harness = {
     emu, gw: make(), driver, rig,
+    get alink() {
+      return h.gw.cloud as AliyunAdapter;
+    },
     logText: log.text,
     logs: log.lines,
     async restart() {

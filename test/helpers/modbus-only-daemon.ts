@@ -14,7 +14,7 @@ sim.setHolding(1, 0, [0, 5]);
 const h = await startHarness({ factory: loadDriver });
 h.emu.addProduct(METER, { tsl: meterTsl(2), dynamicRegistration: true });
 h.emu.addDevice({ productKey: METER, deviceName: deviceName("meter", 0) });
-await until(() => h.gw.link.connected, 10_000, "connected");
+await until(() => h.alink.link.connected, 10_000, "connected");
 await h.emu.pushConfig(GATEWAY, modbusDoc({ devices: 1, points: 2, port: sim.port, pollingTime: 200 }));
 await h.emu.waitFor(() => h.emu.accepted.properties.some((p) => p.identifier === "P0"), 10_000, "values");
 const cache = Object.keys(createRequire(import.meta.url).cache);

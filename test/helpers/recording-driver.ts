@@ -99,7 +99,7 @@ export class RecordingChannel implements FieldChannel {
   }
 
   async write(key: string, values: Record<string, unknown>): Promise<void> {
-    if (!this.devices.has(key)) throw new FieldError(100004, "device not running");
+    if (!this.devices.has(key)) throw new FieldError("notConnected", "device not running");
     if (this.driver.failWrites) throw this.driver.failWrites;
     this.driver.writes.push({ key, values });
   }

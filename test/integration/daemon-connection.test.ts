@@ -1,6 +1,6 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { CloudEmulator } from "../../src/sim/cloud/index.js";
+import { CloudEmulator } from "../../src/sim/cloud/aliyun/index.js";
 import { mqttConnectFields, signContent, hmacHex } from "../../src/cloud/aliyun/sign.js";
 import { DaemonProcess } from "../helpers/cli.js";
 import { GATEWAY, makeRig, secretsIn } from "../helpers/daemon.js";

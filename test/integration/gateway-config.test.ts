@@ -14,7 +14,7 @@ async function rig(devices = 3) {
   const h = await startHarness({ tls: true, driver: { periodMs: 100, value: (_k, id, s) => (id === "Level" ? 1 : id === "Status" ? 2 : s % 1000) } });
   h.emu.addProduct(METER, { tsl: meterTsl(2), dynamicRegistration: true });
   for (let i = 0; i < devices; i++) h.emu.addDevice({ productKey: METER, deviceName: deviceName("meter", i) });
-  await until(() => h.gw.link.connected, 10_000, "connected");
+  await until(() => h.alink.link.connected, 10_000, "connected");
   return h;
 }
 
@@ -92,12 +92,12 @@ test("a daemon restarted with the broker unreachable runs from dataDir/gateway-c
   await h.emu.outage();
   const mark = h.driver.events.length;
   await h.restart();
-  assert.equal(h.gw.link.connected, false);
+  assert.equal(h.alink.link.connected, false);
   const after = h.driver.events.slice(mark).filter((e) => e.type === "start" || e.type === "add");
   assert.deepEqual(after.map((e) => `${e.type} ${e.key ?? e.serverId}`), ["start TESTMODBUSTCP01", `add ${key(0)}`, `add ${key(1)}`]);
   assert.equal(h.gw.configs.status().source, "persisted");
   // Samples are taken and kept while the cloud is away.
-  await until(() => h.gw.store.outbox.stats().depth > 0, 5000, "samples stored while offline");
+  await until(() => h.gw.store.records.stats().depth > 0, 5000, "samples stored while offline");
   await h.emu.restore();
   await h.emu.waitFor(() => h.emu.accepted.properties.some((p) => p.deviceKey === key(1)), 15_000, "data after the broker is back");
 });

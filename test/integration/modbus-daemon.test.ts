@@ -31,7 +31,7 @@ async function daemon(doc: Partial<ModbusDocOptions> & { devices: number }, conf
   const h = await startHarness({ factory: loadDriver, config });
   h.emu.addProduct(METER, { tsl: meterTsl(2), dynamicRegistration: true });
   for (let i = 0; i < doc.devices; i++) h.emu.addDevice({ productKey: METER, deviceName: deviceName("meter", i) });
-  await until(() => h.gw.link.connected, 10_000, "connected");
+  await until(() => h.alink.link.connected, 10_000, "connected");
   const r = await h.emu.pushConfig(gw, modbusDoc({ points: 2, ...doc }));
   assert.equal(r.reply.code, 200, r.reply.message);
   return h;
@@ -88,7 +88,7 @@ test("Modbus TCP: trigger 2 reports only changes; a device outage logs it out an
   sim.setDead(1, true);
   await h.emu.waitFor(() => !h.emu.onlineSessions(gw).some((s) => s.deviceKey === key(0)), 10_000, "logout of the dead device");
   assert.ok(h.emu.onlineSessions(gw).some((s) => s.deviceKey === key(1)));
-  assert.equal(h.gw.subs.state(key(0))?.status, "offline");
+  assert.equal(h.alink.subs.state(key(0))?.status, "offline");
   sim.setDead(1, false);
   await h.emu.waitFor(() => h.emu.onlineSessions(gw).some((s) => s.deviceKey === key(0)), 15_000, "login after recovery");
   // After recovery the first value is reported again even though it did not change (trigger 2).

@@ -111,7 +111,7 @@ describe("Modbus RTU channel against ServerSerial over a socat pty pair", () => 
       await sink.waitFor(`${identifier} read back`, () => sink.of(dev.key, identifier).length > n);
       assert.equal(sink.of(dev.key, identifier)[n]!.value, value);
     }
-    await rejectsFieldError(channel.write(dev.key, { volts: 1 }), 460, /read-only/);
+    await rejectsFieldError(channel.write(dev.key, { volts: 1 }), "readOnly", /read-only/);
     assert.deepEqual(sim.getInput(1, 0), [5]);
   });
 

@@ -157,21 +157,21 @@ describe("Modbus TCP channel against the TCP simulator", () => {
     sim.setDead(2, true);
     const before = sim.getHolding(1, 10);
 
-    await rejectsFieldError(channel.write(dev.key, { voltage: 1 }), 460, /inputRegister is read-only/);
-    await rejectsFieldError(channel.write(dev.key, { door: true }), 460, /inputStatus is read-only/);
-    await rejectsFieldError(channel.write(dev.key, { nothere: 1 }), 460, /no Modbus mapping/);
-    await rejectsFieldError(channel.write(dev.key, { small: 70000 }), 460, /does not fit uint16/);
+    await rejectsFieldError(channel.write(dev.key, { voltage: 1 }), "readOnly", /inputRegister is read-only/);
+    await rejectsFieldError(channel.write(dev.key, { door: true }), "readOnly", /inputStatus is read-only/);
+    await rejectsFieldError(channel.write(dev.key, { nothere: 1 }), "badRequest", /no Modbus mapping/);
+    await rejectsFieldError(channel.write(dev.key, { small: 70000 }), "badRequest", /does not fit uint16/);
     // a bad value anywhere rejects the whole set before anything is written
-    await rejectsFieldError(channel.write(dev.key, { small: 5, voltage: 1 }), 460);
+    await rejectsFieldError(channel.write(dev.key, { small: 5, voltage: 1 }), "badRequest");
     assert.deepEqual(sim.getHolding(1, 10), before);
-    await rejectsFieldError(channel.write(dev.key, { locked: 1 }), 100002, /^modbus exception 2 /);
-    await rejectsFieldError(channel.write(dead.key, { x: 1 }), 100001, /timeout/);
-    await rejectsFieldError(channel.write("pk/unknown", { x: 1 }), 100005);
-    await rejectsFieldError(channel.call(dev.key, "reboot", {}), 100005, /service not supported by Modbus devices/);
+    await rejectsFieldError(channel.write(dev.key, { locked: 1 }), "modbusException", /^modbus exception 2 /);
+    await rejectsFieldError(channel.write(dead.key, { x: 1 }), "timeout", /timeout/);
+    await rejectsFieldError(channel.write("pk/unknown", { x: 1 }), "unsupported");
+    await rejectsFieldError(channel.call(dev.key, "reboot", {}), "unsupported", /service not supported by Modbus devices/);
 
     await sim.close();
     await sink.waitFor("channel down", () => channel.stats().up === false);
-    await rejectsFieldError(channel.write(dev.key, { small: 5 }), 100004);
+    await rejectsFieldError(channel.write(dev.key, { small: 5 }), "notConnected");
   });
 
   it("splits a block the device refuses, and logs a refused point once, not per poll", async (t) => {
@@ -326,7 +326,7 @@ describe("Modbus TCP channel against the TCP simulator", () => {
     const warnings = lines.filter((l) => l.msg === "Modbus point disabled");
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0]!.identifier, "bad");
-    await rejectsFieldError(channel.write(dev.key, { bad: 1 }), 460, /no Modbus mapping/);
+    await rejectsFieldError(channel.write(dev.key, { bad: 1 }), "badRequest", /no Modbus mapping/);
   });
 
   it("stop() then start() resumes polling", async (t) => {

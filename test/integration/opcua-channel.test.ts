@@ -175,7 +175,7 @@ describe("OPC UA channel, None/None anonymous", () => {
     assert.equal(rec.device(pump.key)?.up, true);
     assert.equal(rec.of(ghost.key, "speed").length, 0);
     // a write to it is refused as "not connected", not attempted
-    assert.equal((await fieldError(channel.write(ghost.key, { speed: 1 }))).code, 100004);
+    assert.equal((await fieldError(channel.write(ghost.key, { speed: 1 }))).code, "notConnected");
   });
 
   test("a device whose node appears later on the server comes online without a reconnect", async () => {
@@ -219,33 +219,33 @@ describe("OPC UA channel, None/None anonymous", () => {
 
   test("write errors: value out of the variable's range 460, read-only 100003, unmapped 460, unknown device 460", async () => {
     const range = await fieldError(channel.write(boiler.key, { level: 40000 }));
-    assert.equal(range.code, 460);
+    assert.equal(range.code, "badRequest");
     assert.match(range.message, /out of range for OPC UA Int16/);
     assert.equal(sim.get(BOILER, "Level"), -3);
 
     const readOnly = await fieldError(channel.write(boiler.key, { serial: 1 }));
-    assert.equal(readOnly.code, 100003);
+    assert.equal(readOnly.code, "opcuaBadStatus");
     assert.equal(readOnly.message, "BadNotWritable");
 
     const unmapped = await fieldError(channel.write(boiler.key, { nonsense: 1 }));
-    assert.equal(unmapped.code, 460);
+    assert.equal(unmapped.code, "badRequest");
     const missingNode = await fieldError(channel.write(boiler.key, { absent: 1 }));
-    assert.equal(missingNode.code, 460);
+    assert.equal(missingNode.code, "badRequest");
     assert.match(missingNode.message, /NoSuchVariable/);
-    assert.equal((await fieldError(channel.write("pk/none", { temp: 1 }))).code, 460);
+    assert.equal((await fieldError(channel.write("pk/none", { temp: 1 }))).code, "badRequest");
   });
 
   test("call passes inputs by index, coerced to the argument types, and keys the outputs by identifier", async () => {
     assert.deepEqual(await channel.call(boiler.key, "add", { y: 3, x: 2.5 }), { total: 5.5 });
     const notInt = await fieldError(channel.call(boiler.key, "add", { x: 1, y: 1.5 }));
-    assert.equal(notInt.code, 460);
+    assert.equal(notInt.code, "badRequest");
     const missing = await fieldError(channel.call(boiler.key, "add", { x: 1 }));
-    assert.equal(missing.code, 460);
+    assert.equal(missing.code, "badRequest");
     assert.match(missing.message, /input y missing/);
     const bad = await fieldError(channel.call(boiler.key, "fail", {}));
-    assert.equal(bad.code, 100003);
+    assert.equal(bad.code, "opcuaBadStatus");
     assert.equal(bad.message, "BadInvalidArgument");
-    assert.equal((await fieldError(channel.call(boiler.key, "nosuch", {}))).code, 460);
+    assert.equal((await fieldError(channel.call(boiler.key, "nosuch", {}))).code, "badRequest");
   });
 
   test("events emitted on the device node map their fields by index to sink.event", async () => {
@@ -266,7 +266,7 @@ describe("OPC UA channel, None/None anonymous", () => {
     await rec.waitFor("boiler still reported", () => rec.of(boiler.key, "temp", t0).find((s) => s.value === 12.5), 3000);
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(rec.of(pump.key, "speed", t0).length, 0);
-    assert.equal((await fieldError(channel.write(pump.key, { speed: 1 }))).code, 460);
+    assert.equal((await fieldError(channel.write(pump.key, { speed: 1 }))).code, "badRequest");
   });
 
   test("stats count the requests of the channel", () => {

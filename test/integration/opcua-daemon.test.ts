@@ -62,7 +62,7 @@ test("Basic256Sha256 SignAndEncrypt with a pushed, AES-encrypted password: value
   emu.addProduct(BOILER_PRODUCT, { tsl: boilerTsl, dynamicRegistration: true });
   emu.addDevice({ productKey: BOILER_PRODUCT, deviceName: "boiler-01" });
   emu.addDevice({ productKey: BOILER_PRODUCT, deviceName: "boiler-02" });
-  await until(() => h.gw.link.connected, 10_000, "connected");
+  await until(() => h.alink.link.connected, 10_000, "connected");
   const wrong = "not-the-password";
   const r = await emu.pushConfig(gw, doc(sim.endpointUrl, wrong));
   assert.equal(r.reply.code, 200, r.reply.message);
@@ -86,7 +86,7 @@ test("Basic256Sha256 SignAndEncrypt with a pushed, AES-encrypted password: value
 
   // The channel with the wrong password is reported clearly; its device stays offline; the other one works.
   await until(() => /BadUserAccessDenied/.test(JSON.stringify(h.gw.things.channelHealthOf("UA0BAD") ?? {})), 10_000, "wrong password reported");
-  assert.notEqual(h.gw.subs.state(`${BOILER_PRODUCT}/boiler-02`)?.status, "online");
+  assert.notEqual(h.alink.subs.state(`${BOILER_PRODUCT}/boiler-02`)?.status, "online");
 
   // Server restart: the device is logged out meanwhile and back after, without restarting the daemon.
   await sim.shutdown();

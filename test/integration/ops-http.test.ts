@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CloudEmulator } from "../../src/sim/cloud/index.js";
+import { CloudEmulator } from "../../src/sim/cloud/aliyun/index.js";
 import { ModbusTcpSimulator } from "../../src/sim/modbus/index.js";
 import { encryptOpcuaPassword } from "../../src/config/gateway/crypto.js";
 import { DaemonProcess } from "../helpers/cli.js";

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SystemdNotifier } from "../../src/ops/systemd.js";
-import { CloudEmulator } from "../../src/sim/cloud/index.js";
+import { CloudEmulator } from "../../src/sim/cloud/aliyun/index.js";
 import { ModbusTcpSimulator } from "../../src/sim/modbus/index.js";
 import { DaemonProcess, ROOT } from "../helpers/cli.js";
 import { GATEWAY, makeRig } from "../helpers/daemon.js";

@@ -97,7 +97,7 @@ describe("OTA with an install command", () => {
       tls: true,
       config: { gateway: { ...gw, firmwareVersion: "1.4.2" }, ota: { installCommand: installer.command, maxBytes: 8 * 1024 * 1024 } },
     });
-    await until(() => h.gw.link.connected, WAIT_MS, "gateway connected");
+    await until(() => h.alink.link.connected, WAIT_MS, "gateway connected");
   });
 
   after(async () => {
@@ -119,7 +119,7 @@ describe("OTA with an install command", () => {
     assert.equal(progressSince(h, 0).length, 0, "no progress without an upgrade");
 
     await emu.outage();
-    await until(() => !h.gw.link.connected, WAIT_MS, "disconnected");
+    await until(() => !h.alink.link.connected, WAIT_MS, "disconnected");
     await emu.restore();
     await emu.waitFor(() => informs().length === 2, WAIT_MS, "inform after reconnect");
     assert.deepEqual(informs()[1]!.params, { version: "1.4.2" });
@@ -155,9 +155,9 @@ describe("OTA with an install command", () => {
     assert.equal(call.cwd, join(h.rig.dataDir, "ota"));
     await until(() => !existsSync(file), 5000, "firmware file removed");
     assert.deepEqual(otaFiles(h), []);
-    assert.equal(h.gw.ota.status().installed, "2.0.0");
+    assert.equal(h.alink.ota.status().installed, "2.0.0");
     assert.match(h.logText(), /new version will be reported when the service has restarted/);
-    await until(() => h.gw.ota.status().upgrading === undefined, 5000, "upgrade finished");
+    await until(() => h.alink.ota.status().upgrading === undefined, 5000, "upgrade finished");
   });
 
   test("a checksum mismatch is reported as -3 and the installer is not run", async () => {
@@ -170,7 +170,7 @@ describe("OTA with an install command", () => {
     assert.equal(last.step, "-3", JSON.stringify(steps));
     assert.match(last.desc, /Md5 checksum mismatch/);
     assert.ok(h.emu.files.requests.some((r) => r.startsWith("/firmware-2.1.0.bin")), "the firmware was downloaded before the check");
-    await until(() => h.gw.ota.status().upgrading === undefined, 5000, "upgrade over");
+    await until(() => h.alink.ota.status().upgrading === undefined, 5000, "upgrade over");
     assert.equal(installer.calls().length, before, "installer not run");
     assert.deepEqual(otaFiles(h), [], "the unverified file is removed");
   });
@@ -182,7 +182,7 @@ describe("OTA with an install command", () => {
     let steps = await waitForStep(h, t0, ["100", "-1", "-2", "-3", "-4"], "download result");
     assert.equal(steps[steps.length - 1]!.step, "-2", JSON.stringify(steps));
     assert.match(steps[steps.length - 1]!.desc, /HTTP 404/);
-    await until(() => h.gw.ota.status().upgrading === undefined, 5000, "upgrade over");
+    await until(() => h.alink.ota.status().upgrading === undefined, 5000, "upgrade over");
 
     installer.failWith(3);
     try {
@@ -195,9 +195,9 @@ describe("OTA with an install command", () => {
       assert.equal(last.desc, "installer exited with code 3");
       assert.equal(installer.calls().length, before + 1);
       assert.ok(h.logs().some((l) => l["step"] === "-4" && String(l["output"]).includes("flash write error at block 7")), "installer output logged");
-      await until(() => h.gw.ota.status().upgrading === undefined, 5000, "upgrade over");
+      await until(() => h.alink.ota.status().upgrading === undefined, 5000, "upgrade over");
       assert.deepEqual(otaFiles(h), []);
-      assert.equal(h.gw.ota.status().installed, "2.0.0", "a failed install changes nothing");
+      assert.equal(h.alink.ota.status().installed, "2.0.0", "a failed install changes nothing");
     } finally {
       installer.failWith(null);
     }
@@ -210,12 +210,12 @@ describe("OTA with an install command", () => {
     const before = installer.calls().length;
     const t0 = Date.now();
     h.emu.otaUpgrade(gw, { version: "3.0.0", body: first });
-    await until(() => h.gw.ota.status().upgrading?.version === "3.0.0", WAIT_MS, "3.0.0 running");
+    await until(() => h.alink.ota.status().upgrading?.version === "3.0.0", WAIT_MS, "3.0.0 running");
     h.emu.otaUpgrade(gw, { version: "3.0.1", body: second });
     await until(() => h.logText().includes("firmware upgrade already in progress; notice ignored"), WAIT_MS, "second notice ignored");
     const steps = await waitForStep(h, t0, ["100", "-1", "-2", "-3", "-4"], "3.0.0 result");
     assert.equal(steps[steps.length - 1]!.step, "100", JSON.stringify(steps));
-    await until(() => h.gw.ota.status().upgrading === undefined, 5000, "upgrade over");
+    await until(() => h.alink.ota.status().upgrading === undefined, 5000, "upgrade over");
     assert.equal(installer.calls().length, before + 1, "only the first upgrade ran");
     assert.equal(installer.calls().at(-1)!.sha256, sha256(first));
     assert.equal(progressSince(h, t0).filter((p) => p.step === "100").length, 1);
@@ -229,7 +229,7 @@ describe("OTA with an install command", () => {
     assert.equal(after[after.length - 1]!.step, "100", JSON.stringify(after));
     assert.equal(installer.calls().at(-1)!.sha256, sha256(second));
     assert.equal(installer.calls().length, before + 2);
-    await until(() => h.gw.ota.status().upgrading === undefined, 5000, "upgrade over");
+    await until(() => h.alink.ota.status().upgrading === undefined, 5000, "upgrade over");
   });
 
   test("the URL's query string is sent to the server but never logged or reported; no secret is logged", async () => {
@@ -241,19 +241,19 @@ describe("OTA with an install command", () => {
       data: { size: body.length, version, url: u, md5: createHash("md5").update(body).digest("hex"), sign: createHash("md5").update(body).digest("hex"), signMethod: "Md5" },
     });
     let t0 = Date.now();
-    h.gw.ota.handle(topics.otaUpgrade(gw), notice("4.0.0", url));
+    h.alink.ota.handle(topics.otaUpgrade(gw), notice("4.0.0", url));
     let steps = await waitForStep(h, t0, ["100", "-1", "-2", "-3", "-4"], "4.0.0 result");
     assert.equal(steps[steps.length - 1]!.step, "100", JSON.stringify(steps));
     assert.ok(h.emu.files.requests.includes(`/fw-4.0.0.bin${query}`), "the signed URL is used as given");
-    await until(() => h.gw.ota.status().upgrading === undefined, 5000, "upgrade over");
+    await until(() => h.alink.ota.status().upgrading === undefined, 5000, "upgrade over");
 
     // A failing download names the URL too: still without its query string.
     t0 = Date.now();
-    h.gw.ota.handle(topics.otaUpgrade(gw), notice("4.0.1", `${h.emu.files.url}/missing.bin${query}`));
+    h.alink.ota.handle(topics.otaUpgrade(gw), notice("4.0.1", `${h.emu.files.url}/missing.bin${query}`));
     steps = await waitForStep(h, t0, ["100", "-1", "-2", "-3", "-4"], "4.0.1 result");
     assert.equal(steps[steps.length - 1]!.step, "-2");
     assert.match(steps[steps.length - 1]!.desc, /missing\.bin/);
-    await until(() => h.gw.ota.status().upgrading === undefined, 5000, "upgrade over");
+    await until(() => h.alink.ota.status().upgrading === undefined, 5000, "upgrade over");
 
     const reported = h.emu.ota.map((o) => JSON.stringify(o.params)).join("\n");
     const logs = h.logText();
@@ -287,7 +287,7 @@ describe("OTA without an install command", () => {
 
   before(async () => {
     h = await startHarness({ tls: true, config: { gateway: { ...gw, firmwareVersion: "1.0.0" } } });
-    await until(() => h.gw.link.connected, WAIT_MS, "gateway connected");
+    await until(() => h.alink.link.connected, WAIT_MS, "gateway connected");
   });
 
   after(async () => {

@@ -8,7 +8,7 @@ import { startHarness, until } from "../helpers/harness.js";
 import { modbusDoc, meterTsl, deviceName, METER } from "../helpers/gwdoc.js";
 import { GATEWAY, makeRig } from "../helpers/daemon.js";
 import { DaemonProcess } from "../helpers/cli.js";
-import { CloudEmulator } from "../../src/sim/cloud/index.js";
+import { CloudEmulator } from "../../src/sim/cloud/aliyun/index.js";
 import { ModbusTcpSimulator } from "../../src/sim/modbus/index.js";
 
 const gw = GATEWAY;
@@ -30,7 +30,7 @@ test("an outage of several seconds while values change: every value arrives afte
   const { emu } = h;
   emu.addProduct(METER, { tsl: meterTsl(2), dynamicRegistration: true });
   for (let i = 0; i < 3; i++) emu.addDevice({ productKey: METER, deviceName: deviceName("meter", i) });
-  await until(() => h.gw.link.connected, 10_000, "connected");
+  await until(() => h.alink.link.connected, 10_000, "connected");
   assert.equal((await emu.pushConfig(gw, modbusDoc({ devices: 3, points: 2 }))).reply.code, 200);
   await emu.waitFor(() => emu.onlineSessions(gw).length === 3, 10_000, "online");
   await new Promise((r) => setTimeout(r, 500));
@@ -38,10 +38,10 @@ test("an outage of several seconds while values change: every value arrives afte
   await emu.outage();
   const outageFrom = new Map([...emitted].map(([k, v]) => [k, v.length]));
   await new Promise((r) => setTimeout(r, 3000));
-  assert.ok(h.gw.store.outbox.stats().depth > 0, "values kept while offline");
+  assert.ok(h.gw.store.records.stats().depth > 0, "values kept while offline");
   const outageTo = new Map([...emitted].map(([k, v]) => [k, v.length]));
   await emu.restore();
-  await until(() => h.gw.link.connected, 10_000, "reconnected");
+  await until(() => h.alink.link.connected, 10_000, "reconnected");
   await new Promise((r) => setTimeout(r, 300));
   // Stop sampling, then wait for everything sampled to arrive.
   for (const c of h.driver.channels.values()) await c.stop();
@@ -142,12 +142,12 @@ test("an uplink the platform refuses after the PUBACK (a failed pack post) is qu
   const { emu } = h;
   emu.addProduct(METER, { tsl: meterTsl(1), dynamicRegistration: true });
   emu.addDevice({ productKey: METER, deviceName: deviceName("meter", 0) });
-  await until(() => h.gw.link.connected, 10_000, "connected");
+  await until(() => h.alink.link.connected, 10_000, "connected");
   assert.equal((await emu.pushConfig(gw, modbusDoc({ devices: 1, points: 1 }))).reply.code, 200);
   const ch = () => [...h.driver.channels.values()][0]!;
   ch().emitDevice(key(0), 1, Date.now());
   await emu.waitFor(() => emu.onlineSessions(gw).length === 1 && emu.accepted.properties.some((p) => p.value === 1), 10_000, "online");
-  await until(() => h.gw.subs.onlineCount() === 1, 5000, "online here");
+  await until(() => h.alink.subs.onlineCount() === 1, 5000, "online here");
 
   emu.failNext("packPost", 500);
   const t1 = Date.now();

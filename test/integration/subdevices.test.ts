@@ -16,7 +16,7 @@ test("30 sub-devices are registered, topo-added and logged in; after an outage e
   const { emu } = h;
   emu.addProduct(METER, { tsl: meterTsl(3), dynamicRegistration: true });
   for (const k of keys(30)) emu.addDevice({ productKey: METER, deviceName: k.split("/")[1]! });
-  await until(() => h.gw.link.connected, 10_000, "gateway connected");
+  await until(() => h.alink.link.connected, 10_000, "gateway connected");
 
   const push = await emu.pushConfig(gw, modbusDoc({ devices: 30, points: 3 }));
   assert.equal(push.reply.code, 200, push.reply.message);
@@ -30,7 +30,7 @@ test("30 sub-devices are registered, topo-added and logged in; after an outage e
 
   // Outage: sessions die with the connection; on return every device logs in again first.
   await emu.outage();
-  await until(() => !h.gw.link.connected, 5000, "disconnect");
+  await until(() => !h.alink.link.connected, 5000, "disconnect");
   await new Promise((r) => setTimeout(r, 1500));
   const restoredAt = Date.now();
   await emu.restore();
@@ -47,7 +47,7 @@ test("30 sub-devices are registered, topo-added and logged in; after an outage e
 });
 
 async function fleet(n: number, points = 2, config: Record<string, unknown> = {}, emuOpts: { kickNoticeTopic?: "ext_error" } = {}) {
-  const { CloudEmulator } = await import("../../src/sim/cloud/index.js");
+  const { CloudEmulator } = await import("../../src/sim/cloud/aliyun/index.js");
   const emu = await CloudEmulator.start({ ...emuOpts });
   const h = await startHarness({ driver: { periodMs: 200, value: (_k, id, s) => (id === "Level" ? 1.5 : id === "Status" ? 1 : s % 100) }, emu, config });
   const stop = async () => {
@@ -56,11 +56,11 @@ async function fleet(n: number, points = 2, config: Record<string, unknown> = {}
   };
   emu.addProduct(METER, { tsl: meterTsl(points), dynamicRegistration: true });
   for (const k of keys(n)) emu.addDevice({ productKey: METER, deviceName: k.split("/")[1]! });
-  await until(() => h.gw.link.connected, 10_000, "connected");
+  await until(() => h.alink.link.connected, 10_000, "connected");
   const push = await emu.pushConfig(gw, modbusDoc({ devices: n, points }));
   assert.equal(push.reply.code, 200, push.reply.message);
   await emu.waitFor(() => emu.onlineSessions(gw).length === n, 15_000, `${n} sessions`);
-  await until(() => h.gw.subs.onlineCount() === n, 5000, "online with subscriptions");
+  await until(() => h.alink.subs.onlineCount() === n, 5000, "online with subscriptions");
   return { h, emu, stop };
 }
 
@@ -74,7 +74,7 @@ test("disable, enable and delete stop, resume and remove the device with logout 
 
   const dis = await emu.disable(da);
   assert.equal(dis?.code, 200);
-  await until(() => h.gw.subs.state(a!)?.status === "disabled", 5000, "disabled");
+  await until(() => h.alink.subs.state(a!)?.status === "disabled", 5000, "disabled");
   assert.ok(h.driver.events.some((e) => e.type === "remove" && e.key === a), "polling of the disabled device stopped");
   assert.equal(emu.onlineSessions(gw).length, 2);
   const since = Date.now();
@@ -89,7 +89,7 @@ test("disable, enable and delete stop, resume and remove the device with logout 
 
   const del = await emu.deleteDevice(ref(b!));
   assert.equal(del?.code, 200);
-  await until(() => h.gw.subs.state(b!)?.status === "deleted", 5000, "deleted");
+  await until(() => h.alink.subs.state(b!)?.status === "deleted", 5000, "deleted");
   assert.equal(h.gw.store.secrets.get(METER, b!.split("/")[1]!), undefined, "secret forgotten");
   const registrations = emu.received((m) => m.topic.endsWith("/thing/sub/register")).length;
   await new Promise((r) => setTimeout(r, 1000));
@@ -103,7 +103,7 @@ test("each login error code leads to its action", async (t) => {
   const k = keys(6);
   const logins = (key: string) => emu.logins.filter((l) => l.deviceKey === key);
   const bounce = async (key: string, code: number) => {
-    await until(() => h.gw.subs.state(key)?.status === "online" && emu.onlineSessions(gw).some((s) => s.deviceKey === key), 8000, `${key} online before the bounce`);
+    await until(() => h.alink.subs.state(key)?.status === "online" && emu.onlineSessions(gw).some((s) => s.deviceKey === key), 8000, `${key} online before the bounce`);
     emu.failNext("login", code, { device: key });
     assert.ok(emu.kick(ref(key), 6401, { message: "session reset by test" }), `${key} had a session to end`);
   };
@@ -125,7 +125,7 @@ test("each login error code leads to its action", async (t) => {
   // 521 / 522: the device stops and is reported; no retry.
   await bounce(k[2]!, 521);
   await bounce(k[3]!, 522);
-  await until(() => h.gw.subs.state(k[2]!)?.status === "deleted" && h.gw.subs.state(k[3]!)?.status === "disabled", 8000, "521/522 states");
+  await until(() => h.alink.subs.state(k[2]!)?.status === "deleted" && h.alink.subs.state(k[3]!)?.status === "disabled", 8000, "521/522 states");
   // 429: backs off (no new attempt for a while); 428: every login is held.
   await bounce(k[4]!, 429);
   await emu.waitFor(() => logins(k[4]!).some((l) => l.code === 429), 8000, "429 seen");
@@ -134,12 +134,12 @@ test("each login error code leads to its action", async (t) => {
   assert.equal(logins(k[2]!).length, n2, "no login retry after 521");
   assert.equal(logins(k[3]!).length, n3, "no login retry after 522");
   assert.equal(logins(k[4]!).length, n4, "no tight retry after 429");
-  assert.equal(h.gw.subs.state(k[4]!)?.status, "waiting");
-  assert.match(h.gw.subs.state(k[4]!)?.reason ?? "", /429/);
+  assert.equal(h.alink.subs.state(k[4]!)?.status, "waiting");
+  assert.match(h.alink.subs.state(k[4]!)?.reason ?? "", /429/);
 
   // 427 (logged in elsewhere): conflict, not logged in again automatically.
   emu.kick(ref(k[5]!), 427);
-  await until(() => h.gw.subs.state(k[5]!)?.status === "conflict", 5000, "conflict");
+  await until(() => h.alink.subs.state(k[5]!)?.status === "conflict", 5000, "conflict");
   const n5 = logins(k[5]!).length;
   await new Promise((r) => setTimeout(r, 1000));
   assert.equal(logins(k[5]!).length, n5, "no re-login after 427");
@@ -152,7 +152,7 @@ test("/ext/error 520 (no session on the platform) leads to a new login", async (
   const before = emu.logins.filter((l) => l.deviceKey === k[0] && l.code === 200).length;
   emu.kick(ref(k[0]!), 520, { message: "device session error" });
   await emu.waitFor(() => emu.logins.filter((l) => l.deviceKey === k[0] && l.code === 200).length > before, 8000, "re-login after 520");
-  await until(() => h.gw.subs.state(k[0]!)?.status === "online", 5000, "online again");
+  await until(() => h.alink.subs.state(k[0]!)?.status === "online", 5000, "online again");
   assert.ok(h.logs().some((l) => l.msg === "sub-device session lost; logging in again" && l.device === k[0]));
 });
 
@@ -167,7 +167,7 @@ test("428 holds every further login", async (t) => {
   const n = emu.logins.length;
   await new Promise((r) => setTimeout(r, 2000));
   assert.equal(emu.logins.length, n, "no login at all while held");
-  assert.match(h.gw.subs.state(k[1]!)?.reason ?? "", /6401|topology/);
+  assert.match(h.alink.subs.state(k[1]!)?.reason ?? "", /6401|topology/);
 });
 
 test("property set: unknown identifier, read-only property and out-of-range value are answered 460 and nothing is written", async (t) => {
@@ -184,7 +184,7 @@ test("property set: unknown identifier, read-only property and out-of-range valu
   assert.equal(ok.code, 200, ok.message);
   assert.deepEqual(h.driver.writes, [{ key: keys(1)[0], values: { Setpoint: 42, Level: 2.5 } }]);
   const { FieldError } = await import("../../src/field/driver.js");
-  h.driver.failWrites = new FieldError(100001, "field device timeout");
+  h.driver.failWrites = new FieldError("timeout", "field device timeout");
   const failed = await emu.setProperty(d, { Setpoint: 7 });
   assert.equal(failed.code, 100001);
   // A service the thing model does not define; and property get from the latest values.
@@ -216,7 +216,7 @@ test("one poll cycle of 100 sub-devices x 10 points leaves as at most 5 pack pos
 });
 
 test("the online cap is respected exactly, also while logins complete during a paced pass", async (t) => {
-  const { CloudEmulator } = await import("../../src/sim/cloud/index.js");
+  const { CloudEmulator } = await import("../../src/sim/cloud/aliyun/index.js");
   const emu = await CloudEmulator.start({});
   const h = await startHarness({ driver: { periodMs: 200, value: (_k, id, s) => (id === "Level" ? 1.5 : id === "Status" ? 1 : s % 100) }, emu, config: { sessions: { maxOnline: 3, loginsPerSecond: 1 } } });
   t.after(async () => {
@@ -225,11 +225,11 @@ test("the online cap is respected exactly, also while logins complete during a p
   });
   emu.addProduct(METER, { tsl: meterTsl(1), dynamicRegistration: true });
   for (const k of keys(5)) emu.addDevice({ productKey: METER, deviceName: k.split("/")[1]! });
-  await until(() => h.gw.link.connected, 10_000, "connected");
+  await until(() => h.alink.link.connected, 10_000, "connected");
   assert.equal((await emu.pushConfig(gw, modbusDoc({ devices: 5, points: 1 }))).reply.code, 200);
   await emu.waitFor(() => emu.onlineSessions(gw).length === 3, 10_000, "three online");
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(emu.onlineSessions(gw).length, 3, "never more than the cap");
-  assert.equal(h.gw.subs.onlineCount(), 3);
+  assert.equal(h.alink.subs.onlineCount(), 3);
   assert.ok(h.logs().some((l) => l.msg === "online sub-device cap reached; further logins wait"));
 });

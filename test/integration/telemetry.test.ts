@@ -25,7 +25,7 @@ test("the gateway posts its health figures as its own properties when its TSL de
   emu.addProduct(GATEWAY.productKey, { tsl: gwTsl });
   emu.addProduct(METER, { tsl: meterTsl(2), dynamicRegistration: true });
   emu.addDevice({ productKey: METER, deviceName: deviceName("meter", 0) });
-  await until(() => h.gw.link.connected, 10_000, "connected");
+  await until(() => h.alink.link.connected, 10_000, "connected");
   // Before the gateway's TSL is known nothing is posted.
   assert.equal(h.gw.telemetry.post(), 0);
   const doc = modbusDoc({ devices: 1, points: 2 }) as { tslList: TslDocument[] };

@@ -10,7 +10,7 @@ import { describe, test, type TestContext } from "node:test";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { hmacHex, loginParams, mqttConnectFields, signContent, topoAddItem, type ConnectSignMethod } from "../../src/cloud/aliyun/sign.js";
 import { replyTopic, topics, type Identity } from "../../src/cloud/aliyun/topics.js";
-import { CloudEmulator, testPki, type CloudEmulatorOptions } from "../../src/sim/cloud/index.js";
+import { CloudEmulator, testPki, type CloudEmulatorOptions } from "../../src/sim/cloud/aliyun/index.js";
 import { startFileServer } from "../../src/sim/files.js";
 import type { TslDocument } from "../../src/things/tsl-types.js";
 import { captureLogger } from "../helpers/log-capture.js";

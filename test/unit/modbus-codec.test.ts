@@ -174,26 +174,26 @@ describe("encodeValue (hand-computed)", () => {
 
   it("customized data is written as given hex", () => {
     assert.deepEqual(encodeValue(pt("customized data", { registerCount: 2 }), "00abCD01"), [0x00ab, 0xcd01]);
-    throwsFieldError(() => encodeValue(pt("customized data", { registerCount: 2 }), "00AB"), 460);
+    throwsFieldError(() => encodeValue(pt("customized data", { registerCount: 2 }), "00AB"), "badRequest");
   });
 
   it("values that do not fit the raw type are rejected with 460", () => {
-    throwsFieldError(() => encodeValue(pt("uint16"), 70000), 460, /does not fit uint16/);
-    throwsFieldError(() => encodeValue(pt("uint16"), -1), 460);
-    throwsFieldError(() => encodeValue(pt("int16"), 32767.5), 460); // rounds to 32768
+    throwsFieldError(() => encodeValue(pt("uint16"), 70000), "badRequest", /does not fit uint16/);
+    throwsFieldError(() => encodeValue(pt("uint16"), -1), "badRequest");
+    throwsFieldError(() => encodeValue(pt("int16"), 32767.5), "badRequest"); // rounds to 32768
     assert.deepEqual(encodeValue(pt("int16"), 32767.4), [0x7fff]);
-    throwsFieldError(() => encodeValue(pt("int16", { scaling: 0.1 }), 3276.8), 460);
-    throwsFieldError(() => encodeValue(pt("int32"), 2 ** 31), 460);
-    throwsFieldError(() => encodeValue(pt("uint32"), 2 ** 32), 460);
-    throwsFieldError(() => encodeValue(pt("uint64"), 2n ** 64n), 460);
-    throwsFieldError(() => encodeValue(pt("uint64"), -1n), 460);
-    throwsFieldError(() => encodeValue(pt("int64"), 2n ** 63n), 460);
-    throwsFieldError(() => encodeValue(pt("float"), 1e39), 460);
-    throwsFieldError(() => encodeValue(pt("double"), Number.POSITIVE_INFINITY), 460);
-    throwsFieldError(() => encodeValue(pt("string", { registerCount: 3 }), "ABCDEFG"), 460, /does not fit/);
-    throwsFieldError(() => encodeValue(pt("int16"), "abc"), 460);
-    throwsFieldError(() => encodeValue(pt("string", { registerCount: 2 }), 42), 460);
-    throwsFieldError(() => encodeValue(pt("bool", { operateType: "coilStatus" }), "on"), 460);
+    throwsFieldError(() => encodeValue(pt("int16", { scaling: 0.1 }), 3276.8), "badRequest");
+    throwsFieldError(() => encodeValue(pt("int32"), 2 ** 31), "badRequest");
+    throwsFieldError(() => encodeValue(pt("uint32"), 2 ** 32), "badRequest");
+    throwsFieldError(() => encodeValue(pt("uint64"), 2n ** 64n), "badRequest");
+    throwsFieldError(() => encodeValue(pt("uint64"), -1n), "badRequest");
+    throwsFieldError(() => encodeValue(pt("int64"), 2n ** 63n), "badRequest");
+    throwsFieldError(() => encodeValue(pt("float"), 1e39), "badRequest");
+    throwsFieldError(() => encodeValue(pt("double"), Number.POSITIVE_INFINITY), "badRequest");
+    throwsFieldError(() => encodeValue(pt("string", { registerCount: 3 }), "ABCDEFG"), "badRequest", /does not fit/);
+    throwsFieldError(() => encodeValue(pt("int16"), "abc"), "badRequest");
+    throwsFieldError(() => encodeValue(pt("string", { registerCount: 2 }), 42), "badRequest");
+    throwsFieldError(() => encodeValue(pt("bool", { operateType: "coilStatus" }), "on"), "badRequest");
   });
 });
 

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { FieldError } from "../../src/field/driver.js";
 import { bigintToWords, BuiltinType, fromOpcuaValue, toOpcuaValue, wordsToBigint } from "../../src/field/opcua/values.js";
 
-function fieldCode(fn: () => unknown): number {
+function fieldCode(fn: () => unknown): string {
   try {
     fn();
   } catch (err) {
@@ -31,41 +31,41 @@ describe("64-bit words", () => {
 describe("toOpcuaValue", () => {
   test("integers are range-checked for each width", () => {
     assert.equal(toOpcuaValue(BuiltinType.Int16, -32768, "p").value, -32768);
-    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.Int16, 32768, "p")), 460);
-    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.Byte, -1, "p")), 460);
-    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.UInt32, 4294967296, "p")), 460);
-    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.Int32, 1.5, "p")), 460);
+    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.Int16, 32768, "p")), "badRequest");
+    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.Byte, -1, "p")), "badRequest");
+    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.UInt32, 4294967296, "p")), "badRequest");
+    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.Int32, 1.5, "p")), "badRequest");
     assert.equal(toOpcuaValue(BuiltinType.UInt16, "65535", "p").value, 65535);
   });
   test("64-bit integers accept bigint and number and become words", () => {
     assert.deepEqual(toOpcuaValue(BuiltinType.Int64, -2n, "p").value, [0xffffffff, 0xfffffffe]);
     assert.deepEqual(toOpcuaValue(BuiltinType.UInt64, 2 ** 40, "p").value, [256, 0]);
-    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.UInt64, -1n, "p")), 460);
+    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.UInt64, -1n, "p")), "badRequest");
   });
   test("floats reject non-finite values and Float overflow", () => {
     assert.equal(toOpcuaValue(BuiltinType.Double, "2.5", "p").value, 2.5);
-    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.Double, Number.NaN, "p")), 460);
-    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.Float, 1e39, "p")), 460);
+    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.Double, Number.NaN, "p")), "badRequest");
+    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.Float, 1e39, "p")), "badRequest");
     assert.equal(toOpcuaValue(BuiltinType.Double, 1e39, "p").value, 1e39);
   });
   test("booleans, strings and times", () => {
     assert.equal(toOpcuaValue(BuiltinType.Boolean, 1, "p").value, true);
     assert.equal(toOpcuaValue(BuiltinType.Boolean, "false", "p").value, false);
-    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.Boolean, 2, "p")), 460);
+    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.Boolean, 2, "p")), "badRequest");
     assert.equal(toOpcuaValue(BuiltinType.String, 42, "p").value, "42");
     const d = toOpcuaValue(BuiltinType.DateTime, 1700000000000, "p").value as Date;
     assert.equal(d.getTime(), 1700000000000);
     assert.equal((toOpcuaValue(BuiltinType.DateTime, "2024-01-02T03:04:05Z", "p").value as Date).toISOString(), "2024-01-02T03:04:05.000Z");
-    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.DateTime, "not a date", "p")), 460);
+    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.DateTime, "not a date", "p")), "badRequest");
   });
   test("arrays are coerced element by element", () => {
     const v = toOpcuaValue(BuiltinType.Int16, [1, 2, 3], "p");
     assert.equal(v.array, true);
     assert.deepEqual(v.value, [1, 2, 3]);
-    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.Int16, [1, 70000], "p")), 460);
+    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.Int16, [1, 70000], "p")), "badRequest");
   });
   test("types without a TSL counterpart are unsupported (100005)", () => {
-    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.ExtensionObject, {}, "p")), 100005);
+    assert.equal(fieldCode(() => toOpcuaValue(BuiltinType.ExtensionObject, {}, "p")), "unsupported");
   });
   test("the error names the value, the identifier and the OPC UA type", () => {
     assert.throws(() => toOpcuaValue(BuiltinType.Int16, 99999, "dev sp"), /dev sp: 99999 is out of range for OPC UA Int16/);

@@ -1,15 +1,17 @@
-/** Signing test vectors of alink.md sections 1.5 and 4.3 against src/cloud/aliyun/sign.ts. */
+/**
+ * Signing test vectors of alink.md sections 1.5 and 4.3 against the client (src/cloud/aliyun/sign.ts) and the
+ * emulator's own verification (src/sim/cloud/aliyun/wire.ts): both sides must agree with the spec.
+ */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   hmacHex,
   loginParams,
   mqttConnectFields,
-  parseConnectClientId,
   signContent,
   topoAddItem,
-  verifySubDeviceSign,
 } from "../../src/cloud/aliyun/sign.js";
+import { splitClientId as parseConnectClientId, signedItemValid as verifySubDeviceSign } from "../../src/sim/cloud/aliyun/wire.js";
 
 const CONNECT_CONTENT = "clientId12345deviceNamedeviceproductKeypktimestamp789";
 const TOPO_CONTENT = "clientId123deviceNametestproductKey123timestamp1524448722000";

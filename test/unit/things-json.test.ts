@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { alinkRequest, encodeAlinkValue, eventParams, formatFloat, packParams, timedMember } from "../../src/things/json.js";
+import { alinkRequest, encodeAlinkValue, eventParams, formatFloat, packParams, timedMember } from "../../src/cloud/aliyun/json.js";
 import type { TslDataType } from "../../src/things/tsl-types.js";
 
 describe("formatFloat", () => {

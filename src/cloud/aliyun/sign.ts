@@ -5,10 +5,6 @@ const HASH: Record<string, string> = { hmacmd5: "md5", hmacsha1: "sha1", hmacsha
 
 export type ConnectSignMethod = "hmacmd5" | "hmacsha1" | "hmacsha256";
 
-export function isSignMethod(method: string): boolean {
-  return method.toLowerCase() in HASH;
-}
-
 /** Sorted name+value concatenation; excluded names are compared case-insensitively. */
 export function signContent(params: Record<string, string | undefined>, exclude: readonly string[] = []): string {
   const ex = new Set(exclude.map((k) => k.toLowerCase()));
@@ -53,20 +49,6 @@ export function mqttConnectFields(o: ConnectIdentity & {
   };
 }
 
-/** Parses an MQTT client id `id|k=v,k=v|` (the emulator's side of the CONNECT). */
-export function parseConnectClientId(mqttClientId: string): { clientId: string; ext: Record<string, string> } | null {
-  const m = /^([^|]*)\|([^|]*)\|$/.exec(mqttClientId);
-  if (!m) return null;
-  const ext: Record<string, string> = {};
-  for (const part of m[2]!.split(",")) {
-    if (!part) continue;
-    const eq = part.indexOf("=");
-    if (eq <= 0) return null;
-    ext[part.slice(0, eq)] = part.slice(eq + 1);
-  }
-  return { clientId: m[1]!, ext };
-}
-
 export interface SubDeviceIdentity {
   productKey: string;
   deviceName: string;
@@ -83,15 +65,4 @@ export function topoAddItem(sub: SubDeviceIdentity, timestamp = String(Date.now(
 export function loginParams(sub: SubDeviceIdentity, timestamp = String(Date.now()), signMethod = "hmacSha256", cleanSession = "true") {
   const base = { productKey: sub.productKey, deviceName: sub.deviceName, clientId: `${sub.productKey}&${sub.deviceName}`, timestamp };
   return { ...base, signMethod, sign: hmacHex(signMethod, sub.deviceSecret, signContent(base)), cleanSession };
-}
-
-/** Verifies a signed item (topo add item or login params) the way the platform does. */
-export function verifySubDeviceSign(item: Record<string, unknown>, secret: string): boolean {
-  const method = String(item["signmethod"] ?? item["signMethod"] ?? "");
-  const sign = item["sign"];
-  if (typeof sign !== "string" || !isSignMethod(method)) return false;
-  const params: Record<string, string> = {};
-  for (const [k, v] of Object.entries(item)) if (typeof v === "string" || typeof v === "number") params[k] = String(v);
-  const content = signContent(params, ["sign", "signmethod", "cleanSession"]);
-  return hmacHex(method, secret, content) === sign.toLowerCase();
 }

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { CloudEmulator } from "../../../src/sim/cloud/index.js";
+import { CloudEmulator } from "../../../src/sim/cloud/aliyun/index.js";
 import { ModbusTcpSimulator } from "../../../src/sim/modbus/index.js";
 import type { TslDocument } from "../../../src/things/tsl-types.js";
 

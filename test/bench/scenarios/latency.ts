@@ -8,7 +8,7 @@ import { startSteady } from "../lib/measure.js";
 import type { ScenarioBody } from "../lib/result.js";
 import { METER, meterTsl, modbusDocument, startCloud, startModbusField, writeDaemonConfig, type Cloud, type ModbusField } from "../lib/rig.js";
 import { fmt, percentile, sleep } from "../lib/stats.js";
-import type { EmulatorEvent } from "../../../src/sim/cloud/index.js";
+import type { EmulatorEvent } from "../../../src/sim/cloud/aliyun/index.js";
 
 const DEVICES = 10;
 const POINTS = 10;

@@ -14,7 +14,7 @@ import { keepLog } from "../lib/measure.js";
 import type { ScenarioBody } from "../lib/result.js";
 import { METER, meterTsl, modbusDocument, startCloud, startModbusField, writeDaemonConfig, type Cloud, type RunDir } from "../lib/rig.js";
 import { fmtInt, median, waitUntil } from "../lib/stats.js";
-import type { EmulatorEvent } from "../../../src/sim/cloud/index.js";
+import type { EmulatorEvent } from "../../../src/sim/cloud/aliyun/index.js";
 import type { TslDocument } from "../../../src/things/tsl-types.js";
 
 const MODBUS_DEVICES = 10;

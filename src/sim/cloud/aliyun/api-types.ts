@@ -1,10 +1,10 @@
 /** Options, views and results of the cloud emulator's public API. */
 import type { Logger } from "pino";
-import type { Identity } from "../../cloud/aliyun/topics.js";
+import type { Identity } from "./wire.js";
 import type { KickNoticeTopic } from "./context.js";
 import type { DownlinkReply } from "./pending.js";
 import type { RecordKind, RecordOf } from "./records.js";
-import type { ServerTlsMaterial } from "./tls-material.js";
+import type { ServerTlsMaterial } from "../tls-material.js";
 
 export interface CloudEmulatorOptions {
   /** Default 0 (a free port). */

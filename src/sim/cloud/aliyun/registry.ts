@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Client } from "aedes";
-import type { TslDocument } from "../../things/tsl-types.js";
+import type { TslDocument } from "../../../things/tsl-types.js";
 
 export interface ProductOptions {
   tsl?: TslDocument;

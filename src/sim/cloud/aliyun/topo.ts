@@ -3,7 +3,7 @@
  * `thing.topo.delete`, `thing.topo.get`. A request is checked as a whole before anything changes; the first
  * failing item decides the reply code.
  */
-import { verifySubDeviceSign } from "../../cloud/aliyun/sign.js";
+import { signedItemValid } from "./wire.js";
 import { type Core, type Uplink, str, validMessageId } from "./context.js";
 import { keyOf } from "./registry.js";
 import { isPlainObject } from "./tsl-check.js";
@@ -67,7 +67,7 @@ export function handleTopoAdd(core: Core, up: Uplink): void {
     if (key === up.conn.key) return fail(core, up, 6402, "topo relation cannot add by self", key);
     const device = core.registry.get(key);
     if (!device || device.deleted) return fail(core, up, 6100, "device not found", key);
-    if (!verifySubDeviceSign(item, device.secret)) return fail(core, up, 401, "request auth error", key);
+    if (!signedItemValid(item, device.secret)) return fail(core, up, 401, "request auth error", key);
   }
   for (const key of keys) {
     const device = core.registry.get(key)!;

@@ -5,9 +5,9 @@ import net from "node:net";
 import tls from "node:tls";
 import type { Aedes, AedesPublishPacket, Client } from "aedes";
 import type { Logger } from "pino";
-import { replyTopic, topics } from "../../cloud/aliyun/topics.js";
-import type { TslDocument } from "../../things/tsl-types.js";
-import { startFileServer, type FileServer } from "../files.js";
+import { replyOf, wire } from "./wire.js";
+import type { TslDocument } from "../../../things/tsl-types.js";
+import { startFileServer, type FileServer } from "../../files.js";
 import { topicMatches, topicScope } from "./acl.js";
 import type {
   CloudEmulatorOptions,
@@ -28,7 +28,7 @@ import { type FirmwareInput, type FirmwareOffer, makeOffer, OtaDesk } from "./ot
 import { type DownlinkReply, PendingReplies } from "./pending.js";
 import { Records, type ReceivedMessage } from "./records.js";
 import { type DeviceSpecInput, type DeviceState, keyOf, type ProductOptions, Registry, splitKey } from "./registry.js";
-import { testPki } from "./tls-material.js";
+import { testPki } from "../tls-material.js";
 import { isPlainObject } from "./tsl-check.js";
 import { routeUplink } from "./uplink.js";
 
@@ -345,18 +345,18 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
     const id = this.nextNumericId();
     const payload = { digest, digestMethod, url };
     const msg = { id, version: "1.0", method: opts.method ?? "thing.model.config.push", [opts.viaParams ? "params" : "data"]: payload };
-    const reply = await this.request(topics.configPush(gw), msg, { timeoutMs: opts.timeoutMs ?? 20_000 });
+    const reply = await this.request(wire.configPush(gw), msg, { timeoutMs: opts.timeoutMs ?? 20_000 });
     return { id, url, digest, digestMethod, reply };
   }
 
   async setProperty(device: DeviceRef, params: Record<string, unknown>, opts: RequestOptions = {}): Promise<DownlinkReply> {
     const d = this.requireOnline(device);
-    return this.request(topics.propertySet(d), { id: this.nextId(), version: "1.0", params, method: "thing.service.property.set" }, opts);
+    return this.request(wire.propertySet(d), { id: this.nextId(), version: "1.0", params, method: "thing.service.property.set" }, opts);
   }
 
   async getProperty(device: DeviceRef, identifiers: string[], opts: RequestOptions = {}): Promise<DownlinkReply> {
     const d = this.requireOnline(device);
-    return this.request(topics.propertyGet(d), { id: this.nextId(), version: "1.0", params: identifiers, method: "thing.service.property.get" }, opts);
+    return this.request(wire.propertyGet(d), { id: this.nextId(), version: "1.0", params: identifiers, method: "thing.service.property.get" }, opts);
   }
 
   /** Calls a service; services whose TSL `callType` is "sync" (or `rrpc: true`) go over RRPC. */
@@ -366,9 +366,9 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
     const rrpc = opts.rrpc ?? service?.callType === "sync";
     const id = this.nextId();
     const msg = { id, version: "1.0", params, method: `thing.service.${identifier}` };
-    if (!rrpc) return this.request(topics.service(d, identifier), msg, opts);
-    const requestTopic = topics.rrpcRequestWildcard(d).replace(/\+$/, id);
-    return this.request(requestTopic, msg, { ...opts, replyTopic: topics.rrpcResponse(d, id) });
+    if (!rrpc) return this.request(wire.service(d, identifier), msg, opts);
+    const requestTopic = wire.rrpcRequest(d, id);
+    return this.request(requestTopic, msg, { ...opts, replyTopic: wire.rrpcResponse(d, id) });
   }
 
   /** Disables the device in the registry, tells it (when subscribed) and ends its session (522) or connection. */
@@ -404,7 +404,7 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
   async notifyTopoAdd(gateway: DeviceRef, devices: DeviceRef[], opts: RequestOptions = {}): Promise<DownlinkReply> {
     const gw = this.requireOnline(gateway);
     const params = devices.map((r) => splitKey(refKey(r)));
-    return this.request(topics.topoAddNotify(gw), { id: this.nextId(), version: "1.0", params, method: "thing.topo.add.notify" }, opts);
+    return this.request(wire.topoAddNotify(gw), { id: this.nextId(), version: "1.0", params, method: "thing.topo.add.notify" }, opts);
   }
 
   /** Ends a sub-device session with a kick notice; false when it had none. */
@@ -420,7 +420,7 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
     const gw = this.requireOnline(gateway);
     const offer = makeOffer(firmware, (name, body) => this.files.put(name, body));
     this.otaDesk.offers.set(gw.key, offer);
-    this.send(topics.otaUpgrade(gw), { code: "1000", data: offer, id: this.nextNumericId(), message: "success" });
+    this.send(wire.otaUpgrade(gw), { code: "1000", data: offer, id: this.nextNumericId(), message: "success" });
     return offer;
   }
 
@@ -468,14 +468,14 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
 
   private request(topic: string, body: { id: MessageId } & Record<string, unknown>, opts: RequestOptions & { replyTopic?: string }): Promise<DownlinkReply> {
     if (!this.hasSubscriber(topic)) return Promise.reject(new Error(`no connection subscribes ${topic}`));
-    const waiting = this.pending.wait(opts.replyTopic ?? replyTopic(topic), body.id, opts.timeoutMs ?? this.replyTimeoutMs);
+    const waiting = this.pending.wait(opts.replyTopic ?? replyOf(topic), body.id, opts.timeoutMs ?? this.replyTimeoutMs);
     this.send(topic, body);
     return waiting;
   }
 
   /** thing.disable / enable / delete to the device's own topic when its gateway holds that subscription. */
   private async notifyState(d: DeviceState, what: "disable" | "enable" | "delete", opts: RequestOptions): Promise<DownlinkReply | null> {
-    const topic = topics[what](d);
+    const topic = wire.lifecycle(d, what);
     if (!this.hasSubscriber(topic)) return null;
     return this.request(topic, { id: this.nextId(), version: "1.0", params: {}, method: `thing.${what}` }, opts);
   }
@@ -490,7 +490,7 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
       link.client.close();
     } else if (notice) {
       const gw = splitKey(link.gatewayKey);
-      const topic = this.core.kickNotice === "ext_error" ? topics.extError(gw) : replyTopic(topics.logout(gw));
+      const topic = this.core.kickNotice === "ext_error" ? wire.extError(gw) : wire.logoutReply(gw);
       this.send(topic, { id: this.nextId(), code: notice.code, message: notice.message, data: { productKey: sub.productKey, deviceName: sub.deviceName } });
       this.records.add("kicks", { deviceKey: sub.key, gatewayKey: link.gatewayKey, code: notice.code, topic, time: Date.now() });
       this.log?.info({ device: sub.key, gateway: link.gatewayKey, code: notice.code }, "sub-device kicked");

@@ -5,7 +5,7 @@
  * completes the upgrade and withdraws the offer.
  */
 import { createHash } from "node:crypto";
-import { topics } from "../../cloud/aliyun/topics.js";
+import { wire } from "./wire.js";
 import { type Core, type Uplink } from "./context.js";
 import { splitKey } from "./registry.js";
 import { isPlainObject } from "./tsl-check.js";
@@ -58,7 +58,7 @@ export class OtaDesk {
       const body = offer
         ? { code: "1000", data: offer, id: up.id, message: "success" }
         : { code: 500, message: "none upgrade operation of the device." };
-      core.send(topics.otaRequest(splitKey(deviceKey)), body);
+      core.send(wire.otaRequest(splitKey(deviceKey)), body);
     }
   }
 }

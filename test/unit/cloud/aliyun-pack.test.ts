@@ -1,37 +1,78 @@
+/**
+ * The uplink path of one window on Alibaba: the neutral batcher (things/batcher.ts) turns values into outbox
+ * records, and the Alink encoder (cloud/aliyun/uplink.ts) packs the records into pack posts at send time.
+ */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { Writable } from "node:stream";
-import { createLogger } from "../../src/ops/logger.js";
-import { UplinkBatcher, type Uplink, type UplinkBatcherOptions } from "../../src/things/batcher.js";
-import { compileTsl } from "../../src/things/tsl.js";
+import { createLogger } from "../../../src/ops/logger.js";
+import { UplinkBatcher, type UplinkBatcherOptions } from "../../../src/things/batcher.js";
+import { compileTsl } from "../../../src/things/tsl.js";
+import type { TslDataType, TslDocument, TslTypeName } from "../../../src/things/tsl-types.js";
+import type { NewRecord, PlatformDevice, UplinkRecord } from "../../../src/cloud/platform.js";
+import { AlinkUplinks } from "../../../src/cloud/aliyun/uplink.js";
+import { defaultPackLimits, type PackLimits, type Uplink } from "../../../src/cloud/aliyun/pack.js";
+import type { TslValue } from "../../../src/things/tsl-value.js";
 
-const gateway = { productKey: "a1Gw", deviceName: "gw-001" };
 const gatewayKey = "a1Gw/gw-001";
 const packTopic = "/sys/a1Gw/gw-001/thing/event/property/pack/post";
 
+type Typed = { deviceKey: string; identifier: string; time: number; tslType?: TslTypeName | TslDataType };
+
+/** The batcher's inputs with the thing-model type of each value, from which each device's TSL is made up. */
+interface TypedBatcher {
+  addProperty(p: Typed & { value: TslValue }): void;
+  addEvent(e: Typed & { value: Record<string, TslValue> }): void;
+  flush(): void;
+  stop(): void;
+  readonly pendingCount: number;
+}
+
 interface Harness {
-  batcher: UplinkBatcher;
+  batcher: TypedBatcher;
   batches: Uplink[][];
   all: () => Uplink[];
   /** Resolves with the next emitted batch; rejects after a bounded wait. */
   next: (timeoutMs?: number) => Promise<Uplink[]>;
 }
 
-function harness(options: Partial<UplinkBatcherOptions> & { online?: (key: string) => boolean } = {}): Harness {
+function harness(options: Partial<UplinkBatcherOptions> & { limits?: Partial<PackLimits> } = {}): Harness {
   const batches: Uplink[][] = [];
   const waiters: Array<(b: Uplink[]) => void> = [];
   let id = 1000;
-  const batcher = new UplinkBatcher({
-    gateway,
-    nextId: () => String(id++),
-    isOnline: options.online ?? (() => true),
-    emit: (uplinks) => {
-      batches.push(uplinks);
-      waiters.shift()?.(uplinks);
+  let seq = 0;
+  const types = new Map<string, TslDocument>();
+  const typeOf = (device: string): TslDocument => {
+    let doc = types.get(device);
+    if (!doc) types.set(device, (doc = { profile: { productKey: device.split("/")[0]! }, properties: [], events: [] }));
+    return doc;
+  };
+  const encoder = new AlinkUplinks(gatewayKey, { ...defaultPackLimits, ...options.limits });
+  const emit = (records: NewRecord[]) => {
+    const devices: PlatformDevice[] = [...types].map(([key, tsl]) => ({ key, productKey: key.split("/")[0]!, deviceName: key.split("/")[1]!, tsl, spec: {} as PlatformDevice["spec"] }));
+    encoder.setDevices(devices);
+    const stored = records.map((r) => ({ ...r, seq: ++seq, attempts: 0 }) as UplinkRecord);
+    const uplinks = encoder.encode(stored, () => String(id++));
+    batches.push(uplinks);
+    waiters.shift()?.(uplinks);
+  };
+  const inner = new UplinkBatcher({ ...options, emit: options.emit ?? emit });
+  const batcher: TypedBatcher = {
+    addProperty: ({ tslType, ...p }) => {
+      if (tslType) typeOf(p.deviceKey).properties!.push({ identifier: p.identifier, dataType: typeof tslType === "string" ? { type: tslType } : tslType });
+      inner.addProperty(p);
     },
-    ...options,
-  });
+    addEvent: ({ tslType, ...e }) => {
+      if (tslType) typeOf(e.deviceKey).events!.push({ identifier: e.identifier, outputData: (tslType as unknown as { specs: never }).specs });
+      inner.addEvent(e);
+    },
+    flush: () => inner.flush(),
+    stop: () => inner.stop(),
+    get pendingCount() {
+      return inner.pendingCount;
+    },
+  };
   return {
     batcher,
     batches,
@@ -62,7 +103,7 @@ function properties(uplinks: Uplink[]): Seen[] {
   const out: Seen[] = [];
   uplinks.forEach((u, msg) => {
     const body = JSON.parse(u.payload);
-    if (u.kind === "pack") {
+    {
       for (const [identifier, v] of Object.entries<{ value: unknown; time: number }>(body.params.properties ?? {})) {
         out.push({ device: gatewayKey, identifier, value: v.value, time: v.time, msg });
       }
@@ -71,17 +112,13 @@ function properties(uplinks: Uplink[]): Seen[] {
           out.push({ device: `${s.identity.productKey}/${s.identity.deviceName}`, identifier, value: v.value, time: v.time, msg });
         }
       }
-    } else if (u.kind === "property") {
-      for (const [identifier, v] of Object.entries<{ value: unknown; time: number }>(body.params)) {
-        out.push({ device: u.devices[0]!, identifier, value: v.value, time: v.time, msg });
-      }
     }
   });
   return out;
 }
 
 function assertPackLimits(uplinks: Uplink[]): void {
-  for (const u of uplinks.filter((x) => x.kind === "pack")) {
+  for (const u of uplinks) {
     const p = JSON.parse(u.payload).params;
     const props = Object.keys(p.properties ?? {}).length + p.subDevices.reduce((n: number, s: { properties: object }) => n + Object.keys(s.properties).length, 0);
     const events = Object.keys(p.events ?? {}).length + p.subDevices.reduce((n: number, s: { events: object }) => n + Object.keys(s.events).length, 0);
@@ -92,7 +129,7 @@ function assertPackLimits(uplinks: Uplink[]): void {
   }
 }
 
-describe("UplinkBatcher", () => {
+describe("UplinkBatcher and the Alink pack encoder", () => {
   test("one cycle of 100 sub-devices x 10 points leaves in exactly 5 pack posts with every value and time", async () => {
     const h = harness();
     const t0 = 1_700_000_000_000;
@@ -111,7 +148,6 @@ describe("UplinkBatcher", () => {
     assertPackLimits(batch);
     for (const u of batch) {
       assert.equal(u.topic, packTopic);
-      assert.equal(u.kind, "pack");
       const body = JSON.parse(u.payload);
       assert.equal(body.id, u.msgId);
       assert.equal(body.version, "1.0");
@@ -227,58 +263,24 @@ describe("UplinkBatcher", () => {
     h.batcher.stop();
   });
 
-  test("devices that are not logged in get per-device property posts (≤ 200) and event posts on their own topic", () => {
-    const offline = new Set([dev(1), dev(2)]);
-    const h = harness({ online: (k) => !offline.has(k) });
-    for (let p = 0; p < 250; p++) h.batcher.addProperty({ deviceKey: dev(1), identifier: `P${p}`, value: p, time: 10 + p, tslType: "int" });
-    h.batcher.addProperty({ deviceKey: dev(2), identifier: "T", value: 1.5, time: 7, tslType: "float" });
-    h.batcher.addProperty({ deviceKey: dev(2), identifier: "T", value: 2, time: 8, tslType: "float" });
-    h.batcher.addEvent({ deviceKey: dev(2), identifier: "alarm", value: { errorCode: "E1" }, time: 9 });
-    h.batcher.addProperty({ deviceKey: dev(3), identifier: "T", value: 3, time: 9, tslType: "int" });
-    h.batcher.flush();
-    const batch = h.all();
-
-    const packs = batch.filter((u) => u.kind === "pack");
-    assert.equal(packs.length, 1);
-    assert.deepEqual(packs[0]!.devices, [dev(3)]);
-
-    const own1 = batch.filter((u) => u.devices[0] === dev(1));
-    assert.deepEqual(own1.map((u) => u.kind), ["property", "property"]);
-    for (const u of own1) {
-      assert.equal(u.topic, "/sys/a1Sub/meter-001/thing/event/property/post");
-      assert.equal(JSON.parse(u.payload).method, "thing.event.property.post");
-    }
-    assert.deepEqual(own1.map((u) => Object.keys(JSON.parse(u.payload).params).length), [200, 50]);
-    assert.deepEqual(own1.map((u) => u.sampleTime), [10, 210]);
-    const seen1 = properties(own1);
-    assert.deepEqual(seen1.map((s) => s.value).sort((a, b) => Number(a) - Number(b)), Array.from({ length: 250 }, (_, i) => i));
-    assert.ok(seen1.every((s) => s.time === 10 + Number(s.value)));
-
-    const own2 = batch.filter((u) => u.devices[0] === dev(2));
-    assert.deepEqual(own2.map((u) => u.kind), ["property", "property", "event"]);
-    assert.match(own2[0]!.payload, /"params":\{"T":\{"value":1\.5,"time":7\}\}/);
-    assert.match(own2[1]!.payload, /"params":\{"T":\{"value":2\.0,"time":8\}\}/);
-    assert.equal(own2[2]!.topic, "/sys/a1Sub/meter-002/thing/event/alarm/post");
-    assert.deepEqual(JSON.parse(own2[2]!.payload), {
-      id: own2[2]!.msgId,
-      version: "1.0",
-      params: { value: { errorCode: "E1" }, time: 9 },
-      method: "thing.event.alarm.post",
-    });
-    h.batcher.stop();
-  });
-
-  test("with eventsInPack off, events of online devices go to their own event topic", () => {
-    const h = harness({ eventsInPack: false });
-    h.batcher.addEvent({ deviceKey: dev(4), identifier: "alarm", value: {}, time: 1 });
-    h.batcher.addProperty({ deviceKey: dev(4), identifier: "T", value: 1, time: 1, tslType: "int" });
-    h.batcher.flush();
-    assert.deepEqual(h.all().map((u) => [u.kind, u.topic]), [
-      ["pack", packTopic],
-      ["event", "/sys/a1Sub/meter-004/thing/event/alarm/post"],
-    ]);
-    assert.deepEqual(JSON.parse(h.all()[0]!.payload).params.subDevices[0].events, {});
-    h.batcher.stop();
+  test("a window becomes one properties record per device (at most 200 values, in sample order) and one record per event", () => {
+    const records: NewRecord[][] = [];
+    const batcher = new UplinkBatcher({ emit: (r) => records.push(r) });
+    for (let p = 0; p < 250; p++) batcher.addProperty({ deviceKey: dev(1), identifier: `P${p}`, value: p, time: 10 + p });
+    batcher.addProperty({ deviceKey: dev(2), identifier: "T", value: 1.5, time: 7 });
+    batcher.addProperty({ deviceKey: dev(2), identifier: "T", value: 2, time: 8 });
+    batcher.addEvent({ deviceKey: dev(2), identifier: "alarm", value: { errorCode: "E1" }, time: 9 });
+    batcher.flush();
+    assert.equal(records.length, 1, "one window, one hand-over");
+    const [batch] = records;
+    const props1 = batch!.filter((r) => r.device === dev(1));
+    assert.deepEqual(props1.map((r) => (r.kind === "properties" ? r.values.length : -1)), [200, 50]);
+    assert.deepEqual(props1.map((r) => r.time), [10, 210]);
+    const props2 = batch!.filter((r) => r.device === dev(2) && r.kind === "properties");
+    assert.deepEqual(props2.map((r) => (r.kind === "properties" ? r.values.map((v) => [v.value, v.time]) : [])), [[[1.5, 7], [2, 8]]]);
+    const ev = batch!.filter((r) => r.kind === "event");
+    assert.deepEqual(ev, [{ device: dev(2), kind: "event", time: 9, identifier: "alarm", outputs: { errorCode: "E1" } }]);
+    batcher.stop();
   });
 
   test("the gateway's own values go to the top level of the pack", () => {
@@ -306,16 +308,6 @@ describe("UplinkBatcher", () => {
     assert.ok(batch.length > 1);
     for (const u of batch) assert.ok(Buffer.byteLength(u.payload) <= 2048, `payload of ${Buffer.byteLength(u.payload)} bytes`);
     assert.equal(properties(batch).length, 100);
-    h.batcher.stop();
-  });
-
-  test("online state is asked at flush time", () => {
-    let online = false;
-    const h = harness({ online: () => online });
-    h.batcher.addProperty({ deviceKey: dev(6), identifier: "T", value: 1, time: 1, tslType: "int" });
-    online = true;
-    h.batcher.flush();
-    assert.equal(h.all()[0]!.kind, "pack");
     h.batcher.stop();
   });
 
@@ -350,10 +342,7 @@ describe("UplinkBatcher", () => {
     let calls = 0;
     const failed = new Promise<void>((resolve) => {
       const batcher = new UplinkBatcher({
-        gateway,
         windowMs: 20,
-        nextId: () => "1",
-        isOnline: () => true,
         logger,
         emit: () => {
           calls++;
@@ -361,7 +350,7 @@ describe("UplinkBatcher", () => {
           throw new Error("outbox full");
         },
       });
-      batcher.addProperty({ deviceKey: dev(8), identifier: "T", value: 1, time: 1, tslType: "int" });
+      batcher.addProperty({ deviceKey: dev(8), identifier: "T", value: 1, time: 1 });
     });
     await Promise.race([failed, new Promise((_, reject) => setTimeout(() => reject(new Error("window never closed")), 3000).unref())]);
     assert.equal(calls, 1);
@@ -370,10 +359,9 @@ describe("UplinkBatcher", () => {
     assert.match(JSON.stringify(lines[0]!.err), /outbox full/);
   });
 
-  test("a malformed device key is refused when added", () => {
-    const h = harness();
-    assert.throws(() => h.batcher.addProperty({ deviceKey: "nokey", identifier: "T", value: 1, time: 1, tslType: "int" }), /invalid device key/);
-    assert.equal(h.batcher.pendingCount, 0);
-    h.batcher.stop();
+  test("a malformed device key is refused when encoded", () => {
+    const encoder = new AlinkUplinks(gatewayKey);
+    const record: UplinkRecord = { seq: 1, attempts: 0, device: "nokey", kind: "properties", time: 1, values: [{ identifier: "T", value: 1, time: 1 }] };
+    assert.throws(() => encoder.encode([record], () => "1"), /invalid device key/);
   });
 });

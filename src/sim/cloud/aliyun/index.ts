@@ -87,5 +87,5 @@ export type {
   SessionRecord,
 } from "./records.js";
 export type { DeviceSpecInput, ProductOptions } from "./registry.js";
-export { testPki, TEST_PKI_DIR, type ServerTlsMaterial, type TestPki } from "./tls-material.js";
+export { testPki, TEST_PKI_DIR, type ServerTlsMaterial, type TestPki } from "../tls-material.js";
 export { checkValue } from "./tsl-check.js";

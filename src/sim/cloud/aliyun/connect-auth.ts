@@ -8,7 +8,7 @@
  * message, a disabled or deleted device).
  */
 import { timingSafeEqual } from "node:crypto";
-import { hmacHex, isSignMethod, parseConnectClientId, signContent } from "../../cloud/aliyun/sign.js";
+import { expectedSign as signOf, signAlgorithm, splitClientId } from "./wire.js";
 
 export const KEEPALIVE_MIN = 30;
 export const KEEPALIVE_MAX = 1200;
@@ -35,7 +35,7 @@ const bad = (reason: string, id?: { productKey: string; deviceName: string }): C
 const denied = (reason: string, id?: { productKey: string; deviceName: string }): ConnectVerdict => ({ ok: false, returnCode: 5, reason, ...id });
 
 export function verifyConnect(a: ConnectAttempt, lookup: ConnectDeviceLookup): ConnectVerdict {
-  const parsed = parseConnectClientId(a.mqttClientId);
+  const parsed = splitClientId(a.mqttClientId);
   if (!parsed) return bad("client id is not of the form id|k=v,…|");
   if (parsed.clientId.length === 0 || parsed.clientId.length > CLIENT_ID_MAX) return bad(`client id must have 1..${CLIENT_ID_MAX} characters`);
 
@@ -49,19 +49,15 @@ export function verifyConnect(a: ConnectAttempt, lookup: ConnectDeviceLookup): C
     return denied(`securemode=${securemode ?? "(absent)"} does not match the ${a.tls ? "TLS" : "plain TCP"} transport (expected ${expected})`, id);
   }
   const signmethod = parsed.ext["signmethod"] ?? "hmacmd5";
-  if (!isSignMethod(signmethod)) return bad(`unsupported signmethod ${signmethod}`, id);
+  if (!signAlgorithm(signmethod)) return bad(`unsupported signmethod ${signmethod}`, id);
 
   const device = lookup(id.productKey, id.deviceName);
   if (!device) return bad(`device ${id.productKey}/${id.deviceName} does not exist`, id);
   if (!a.password || a.password.length === 0) return bad("password missing", id);
 
-  const content = signContent({
-    clientId: parsed.clientId,
-    deviceName: id.deviceName,
-    productKey: id.productKey,
-    timestamp: parsed.ext["timestamp"],
-  });
-  const expectedSign = Buffer.from(hmacHex(signmethod, device.secret, content), "utf8");
+  const signed: Record<string, string> = { clientId: parsed.clientId, deviceName: id.deviceName, productKey: id.productKey };
+  if (parsed.ext["timestamp"] !== undefined) signed["timestamp"] = parsed.ext["timestamp"];
+  const expectedSign = Buffer.from(signOf(signmethod, device.secret, signed) ?? "", "utf8");
   const given = Buffer.from(a.password.toString("utf8").toLowerCase(), "utf8");
   if (given.length !== expectedSign.length || !timingSafeEqual(given, expectedSign)) return bad("signature mismatch", id);
 

@@ -3,7 +3,7 @@
  * session on this connection is answered on `/ext/error/{gpk}/{gdn}` with 520 and the sub-device's identity
  * (section 3.9). Replies to downlinks settle the waiting helper.
  */
-import { topics } from "../../cloud/aliyun/topics.js";
+import { wire } from "./wire.js";
 import { type Core, type Uplink } from "./context.js";
 import { handleEventPost, handlePackPost, handlePropertyPost } from "./data.js";
 import type { OtaDesk } from "./ota.js";
@@ -42,7 +42,7 @@ function routeSys(core: Core, up: Uplink, pending: PendingReplies): void {
   const own = key === up.conn.key;
   const device = own ? up.conn : core.registry.get(key);
   if (!device || (!own && device.online?.client !== up.client)) {
-    core.send(topics.extError(up.conn), {
+    core.send(wire.extError(up.conn), {
       ...(up.id !== undefined ? { id: up.id } : {}),
       code: 520,
       message: "device session error",

@@ -6,7 +6,7 @@
  * - pack post fails as a whole (460) on any invalid value, an unbound (6401) or offline (520) sub-device,
  *   more than 200 properties (6106), more than 20 events or 20 sub-devices (460).
  */
-import type { TslDocument } from "../../things/tsl-types.js";
+import type { TslDocument } from "../../../things/tsl-types.js";
 import { type Core, type Uplink, validMessageId } from "./context.js";
 import type { AcceptedEvent, AcceptedProperty } from "./records.js";
 import { type DeviceState, keyOf } from "./registry.js";

@@ -4,7 +4,7 @@
  * disabled, 6287 bad sign, 6401 not bound to this gateway, 429 more than 5 logins within 60 s, 428 the
  * gateway's online cap. A login of a device online elsewhere kicks that session with 427.
  */
-import { isSignMethod, verifySubDeviceSign } from "../../cloud/aliyun/sign.js";
+import { signAlgorithm, signedItemValid } from "./wire.js";
 import { type Core, type Uplink, str, validMessageId } from "./context.js";
 import { keyOf } from "./registry.js";
 import { isPlainObject } from "./tsl-check.js";
@@ -34,7 +34,7 @@ export function handleLogin(core: Core, up: Uplink): void {
   for (const k of ["timestamp", "signMethod", "sign"]) {
     if (!str(params[k])) return answer(460, `params.${k} is required`);
   }
-  if (!isSignMethod(params["signMethod"] as string)) return answer(460, `unsupported signMethod ${String(params["signMethod"])}`);
+  if (!signAlgorithm(params["signMethod"])) return answer(460, `unsupported signMethod ${String(params["signMethod"])}`);
   const cs = params["cleanSession"];
   if (cs !== undefined && cs !== "true" && cs !== "false") return answer(460, 'cleanSession must be "true" or "false"');
   if (deviceKey === up.conn.key) return answer(460, "a gateway cannot log itself in as its own sub-device");
@@ -46,7 +46,7 @@ export function handleLogin(core: Core, up: Uplink): void {
   if (!device) return answer(6100, "device not found");
   if (device.deleted) return answer(521, "device deleted");
   if (device.disabled) return answer(522, "device forbidden");
-  if (!verifySubDeviceSign(params, device.secret)) return answer(6287, "invalid sign");
+  if (!signedItemValid(params, device.secret)) return answer(6287, "invalid sign");
   if (device.topoParent !== up.conn.key) return answer(6401, "topo relation not exist");
 
   const now = core.now();
