@@ -38,6 +38,9 @@ export interface SetResult {
 
 export interface ContractWorld {
   readonly platform: PlatformName;
+  /** The PEM CA that verifies the emulator's broker and file server (the suite writes it to a file and sets
+   * `mqtt.caFile` and `download.caFile` to it when `bootstrap()` leaves them out). */
+  readonly caPem: string;
   /** `count` field devices of one product. */
   naming(count: number): WorldNaming;
   /**
