@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { BootstrapConfig } from "../config/bootstrap/load.js";
 import { AlinkConnection } from "../cloud/aliyun/connection.js";
 import { SubDeviceManager } from "../cloud/aliyun/subdevices.js";
+import { aliyunConfig } from "../cloud/aliyun/bootstrap.js";
 import { topics, replyTopic, type Identity } from "../cloud/aliyun/topics.js";
 import { openStore, type Store } from "../store/store.js";
 import { Forwarder } from "../store/forwarder.js";
@@ -48,7 +49,7 @@ export class Gateway {
   private started = false;
 
   constructor(readonly cfg: BootstrapConfig, readonly logger: Logger, private readonly opts: GatewayOptions = {}) {
-    this.identity = { productKey: cfg.gateway.productKey, deviceName: cfg.gateway.deviceName };
+    this.identity = { productKey: aliyunConfig(cfg).productKey, deviceName: aliyunConfig(cfg).deviceName };
     this.gwKey = `${this.identity.productKey}/${this.identity.deviceName}`;
   }
 
@@ -65,14 +66,14 @@ export class Gateway {
     });
     const ids = this.store.messageIds;
     this.link = new AlinkConnection({
-      gateway: { ...this.identity, deviceSecret: cfg.gateway.deviceSecret },
+      gateway: { ...this.identity, deviceSecret: aliyunConfig(cfg).deviceSecret },
       host: cfg.mqtt.host, port: cfg.mqtt.port, tls: cfg.mqtt.tls, caFile: cfg.mqtt.caFile,
-      keepaliveSeconds: cfg.mqtt.keepaliveSeconds, signMethod: cfg.mqtt.signMethod, clientId: cfg.mqtt.clientId,
+      keepaliveSeconds: cfg.mqtt.keepaliveSeconds, signMethod: aliyunConfig(cfg).signMethod, clientId: aliyunConfig(cfg).clientId,
       reconnectMinMs: cfg.mqtt.reconnectMinSeconds * 1000, reconnectMaxMs: cfg.mqtt.reconnectMaxSeconds * 1000,
       requestTimeoutMs: cfg.mqtt.requestTimeoutSeconds * 1000,
       nextId: () => ids.next(), logger: log.child({ component: "link" }),
     });
-    this.subs = new SubDeviceManager(this.link, this.store.secrets, cfg.subDevices, cfg.sessions, log.child({ component: "sessions" }));
+    this.subs = new SubDeviceManager(this.link, this.store.secrets, cfg.subDevices, aliyunConfig(cfg).sessions, log.child({ component: "sessions" }));
     this.things = new ThingsRuntime({
       gateway: this.identity, logger: log.child({ component: "things" }), windowMs: cfg.uplink.batchWindowMs,
       nextId: () => ids.next(), isOnline: (key) => this.subs.isOnline(key),
@@ -98,7 +99,7 @@ export class Gateway {
     const download = { caFile: cfg.download.caFile, allowHttp: cfg.download.allowHttp, timeoutMs: cfg.download.timeoutSeconds * 1000 };
     this.configs = new GatewayConfigManager({
       dataDir: cfg.dataDir,
-      parse: { serialPorts: cfg.serialPorts, gatewayDeviceSecret: cfg.gateway.deviceSecret },
+      parse: { serialPorts: cfg.serialPorts, gatewayDeviceSecret: aliyunConfig(cfg).deviceSecret },
       download: { ...download, maxBytes: cfg.download.maxBytes },
       logger: log.child({ component: "config" }),
       apply: (next, diff) => this.applyConfig(next, diff),
