@@ -13,8 +13,8 @@ import { PLATFORM_NAMES, type PlatformBootstrap, type PlatformName } from "../..
 import { bootstraps, type BootstrapRegistry } from "../../cloud/bootstraps.js";
 import type { ConfigProblem } from "./load.js";
 
-type Schema = Record<string, unknown>;
-interface ObjectSchema extends Schema {
+export type Schema = Record<string, unknown>;
+export interface ObjectSchema extends Schema {
   properties?: Record<string, Schema>;
   required?: string[];
 }
