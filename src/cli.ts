@@ -4,7 +4,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { packageVersion } from "./ops/version.js";
-import { loadBootstrap, prepareDataDir, ConfigError, type BootstrapConfig } from "./config/bootstrap/load.js";
+import { loadBootstrapWithWarnings, prepareDataDir, ConfigError, type BootstrapConfig, type ConfigProblem } from "./config/bootstrap/load.js";
 
 const DEFAULT_CONFIG = "/etc/fieldbridge/config.json";
 
@@ -73,8 +73,10 @@ async function check(args: Args): Promise<number> {
   const explicit = args.options["config"] !== undefined || process.env["FIELDBRIDGE_CONFIG"] !== undefined;
   if (explicit || !gwFile || existsSync(file)) {
     try {
-      bootstrap = loadBootstrap(file);
-      process.stdout.write(`${file}: valid bootstrap config\n`);
+      const loaded = loadBootstrapWithWarnings(file);
+      bootstrap = loaded.config;
+      process.stdout.write(`${file}: valid bootstrap config for platform ${bootstrap.gateway.platform}\n`);
+      for (const w of loaded.warnings) process.stdout.write(`${w.path}: warning: ${w.message}\n`);
     } catch (err) {
       failed = true;
       if (err instanceof ConfigError) for (const p of err.problems) process.stdout.write(`${p.path}: ${p.message}\n`);
@@ -92,8 +94,9 @@ async function run(args: Args): Promise<number> {
   allowOnly(args, ["config"]);
   const file = configPath(args);
   let cfg: BootstrapConfig;
+  let warnings: ConfigProblem[];
   try {
-    cfg = loadBootstrap(file);
+    ({ config: cfg, warnings } = loadBootstrapWithWarnings(file));
     prepareDataDir(cfg.dataDir);
   } catch (err) {
     const msg = err instanceof ConfigError ? `invalid config ${file}: ${err.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}` : (err as Error).message;
@@ -101,7 +104,7 @@ async function run(args: Args): Promise<number> {
     return 1;
   }
   const { runDaemon } = await import("./daemon.js");
-  return runDaemon(cfg);
+  return runDaemon(cfg, warnings);
 }
 
 async function demo(args: Args): Promise<number> {

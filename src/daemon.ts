@@ -1,5 +1,5 @@
 /** `fieldbridge run`: the daemon in the foreground, with signals, systemd notify and the status endpoint. */
-import type { BootstrapConfig } from "./config/bootstrap/load.js";
+import type { BootstrapConfig, ConfigProblem } from "./config/bootstrap/load.js";
 import { createLogger } from "./ops/logger.js";
 import { OpsServer } from "./ops/http.js";
 import { SystemdNotifier } from "./ops/systemd.js";
@@ -7,8 +7,9 @@ import { Gateway } from "./core/gateway.js";
 import { health, status } from "./core/status.js";
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. A second signal exits at once. */
-export async function runDaemon(cfg: BootstrapConfig): Promise<number> {
+export async function runDaemon(cfg: BootstrapConfig, configWarnings: ConfigProblem[] = []): Promise<number> {
   const logger = createLogger(cfg.log.level);
+  for (const w of configWarnings) logger.warn({ key: w.path }, `bootstrap config: ${w.message}`);
   const notifier = new SystemdNotifier(logger);
   const gw = new Gateway(cfg, logger);
   let ops: OpsServer | undefined;

@@ -50,6 +50,27 @@ test("check reports a misspelt key, a missing deviceSecret and keepaliveSeconds 
   }
 });
 
+test("check names the platform and refuses another platform's keys", async () => {
+  const ok = await runCli(["check", "--config", example]);
+  assert.match(ok.stdout, /valid bootstrap config for platform aliyun/);
+  const cfg = JSON.parse(readFileSync(example, "utf8"));
+  cfg.tencent = {};
+  cfg.gateway.regionID = "cn-shanghai";
+  const { file, dir } = tempConfig(cfg);
+  try {
+    const r = await runCli(["check", "--config", file]);
+    assert.equal(r.code, 1);
+    assert.deepEqual(r.stdout.trim().split("\n").sort(), ["gateway.regionID: unknown key", "tencent: not used on platform aliyun"]);
+    cfg.gateway.platform = "azure";
+    writeFileSync(file, JSON.stringify(cfg));
+    const bad = await runCli(["check", "--config", file]);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stdout.trim(), 'gateway.platform: must be one of "aliyun", "tencent", "huawei", "lierda"');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("FIELDBRIDGE_CONFIG names the config when --config is absent", async () => {
   const r = await runCli(["check"], { env: { FIELDBRIDGE_CONFIG: example } });
   assert.equal(r.code, 0, r.stdout + r.stderr);

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { checkGatewayConfigFile } from "../../src/config/gateway/check.js";
 
 const file = (p: string): string => fileURLToPath(new URL(`../../${p}`, import.meta.url));
-const bootstrap = { serialPorts: { "0": "/dev/ttyUSB0" }, gateway: { deviceSecret: "0123456789abcdef0123456789abcdef" } } as const;
+const bootstrap = { serialPorts: { "0": "/dev/ttyUSB0" }, gateway: { platform: "aliyun", deviceSecret: "0123456789abcdef0123456789abcdef" }, mqtt: {}, sessions: {} } as const;
 
 async function check(path: string, withBootstrap: boolean): Promise<{ ok: boolean; lines: string[] }> {
   const out = new PassThrough();

@@ -1,21 +1,21 @@
 /**
- * The bootstrap config: the local JSON file (operator-interface.md). Validated against `schema.json` with ajv;
+ * The bootstrap config: the local JSON file (operator-interface.md). `gateway.platform` is read first; the config
+ * is then validated with ajv against that platform's schema (compose.ts: `schema.json` + the platform's part);
  * unknown keys are errors, defaults are applied, every problem is reported as `path: message`.
  */
-import { readFileSync, mkdirSync, accessSync, writeFileSync, unlinkSync, constants, existsSync } from "node:fs";
+import { readFileSync, mkdirSync, accessSync, writeFileSync, unlinkSync, constants, existsSync, statSync } from "node:fs";
 import { dirname, resolve, isAbsolute } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Ajv, type ErrorObject } from "ajv";
+import type { ErrorObject } from "ajv";
+import type { PlatformName } from "../../cloud/platform.js";
+import type { BootstrapRegistry } from "../../cloud/bootstraps.js";
+import { platformProblem, platformSchema, readPlatform, relabelForeignKeys } from "./compose.js";
 
+/**
+ * The keys the core reads. Everything else of `gateway` and `mqtt`, and the platform's own sections, belong to the
+ * platform (typed views in `cloud/<platform>/bootstrap.ts`, e.g. `aliyunConfig`).
+ */
 export interface BootstrapConfig {
-  gateway: {
-    platform: "aliyun";
-    productKey: string;
-    deviceName: string;
-    deviceSecret: string;
-    regionId: string;
-    firmwareVersion?: string;
-  };
+  gateway: { platform: PlatformName; firmwareVersion?: string } & Record<string, unknown>;
   mqtt: {
     host: string;
     port: number;
@@ -23,16 +23,18 @@ export interface BootstrapConfig {
     /** Absolute path once loaded. */
     caFile?: string;
     keepaliveSeconds: number;
-    signMethod: "hmacmd5" | "hmacsha1" | "hmacsha256";
-    clientId: string;
     reconnectMinSeconds: number;
     reconnectMaxSeconds: number;
     requestTimeoutSeconds: number;
-  };
+  } & Record<string, unknown>;
   dataDir: string;
   serialPorts: Record<string, string>;
-  subDevices: Array<{ productKey: string; deviceName: string; deviceSecret: string }>;
-  sessions: { maxOnline: number; loginsPerSecond: number; batchSize: number; pruneTopology: boolean };
+  /** Pre-provisioned device credentials; the entry's other keys are per platform. */
+  subDevices: Array<{ productKey: string; deviceName: string; deviceSecret: string } & Record<string, unknown>>;
+  /** Local gateway config document (absolute path once loaded), applied at start when the data dir holds none. */
+  gatewayConfig: { file?: string };
+  /** Sub-device sessions, on the platforms that have them (Alibaba, Tencent). */
+  sessions?: { maxOnline: number; loginsPerSecond: number; batchSize: number; pruneTopology: boolean };
   uplink: { batchWindowMs: number };
   store: { sync: "full" | "normal"; maxBytes: number; maxAgeHours: number; replayRatePerSecond: number; inFlight: number };
   field: { modbusTimeoutMs: number; modbusRetries: number; modbusMaxGap: number; modbusTcpInFlight: number; opcuaSamplingMs: number };
@@ -55,15 +57,10 @@ export class ConfigError extends Error {
   }
 }
 
-const schemaPath = resolve(dirname(fileURLToPath(import.meta.url)), "schema.json");
-let validator: ReturnType<Ajv["compile"]> | undefined;
-
-function getValidator() {
-  if (!validator) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictTypes: false });
-    validator = ajv.compile(JSON.parse(readFileSync(schemaPath, "utf8")));
-  }
-  return validator;
+/** A valid config and the platform's warnings (problems that do not stop the daemon). */
+export interface LoadedBootstrap {
+  config: BootstrapConfig;
+  warnings: ConfigProblem[];
 }
 
 /** `/mqtt/keepaliveSeconds` → `mqtt.keepaliveSeconds`; `/subDevices/0/x` → `subDevices[0].x`. */
@@ -110,16 +107,22 @@ export function formatAjvErrors(errors: ErrorObject[] | null | undefined): Confi
 }
 
 /** Validates a parsed object, applies defaults in place and derives the computed defaults. */
-export function validateBootstrap(raw: unknown, baseDir: string): BootstrapConfig {
+export function validateBootstrap(raw: unknown, baseDir: string, registry?: BootstrapRegistry): BootstrapConfig {
+  return validateBootstrapWithWarnings(raw, baseDir, registry).config;
+}
+
+/** As validateBootstrap, with the platform's warnings. `registry` (default: every platform of this build) is for tests. */
+export function validateBootstrapWithWarnings(raw: unknown, baseDir: string, registry?: BootstrapRegistry): LoadedBootstrap {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new ConfigError([{ path: "$", message: "must be a JSON object" }]);
   }
-  const validate = getValidator();
-  if (!validate(raw)) throw new ConfigError(formatAjvErrors(validate.errors));
+  const platform = readPlatform(raw as Record<string, unknown>);
+  if (platform === undefined) throw new ConfigError([platformProblem()]);
+  const ps = platformSchema(platform, registry);
+  if (!ps) throw new ConfigError([{ path: "gateway.platform", message: `platform ${platform} is not part of this build` }]);
+  if (!ps.validate(raw)) throw new ConfigError(relabelForeignKeys(formatAjvErrors(ps.validate.errors), ps));
   const cfg = raw as BootstrapConfig;
   const problems: ConfigProblem[] = [];
-  cfg.mqtt.host ??= `${cfg.gateway.productKey}.iot-as-mqtt.${cfg.gateway.regionId}.aliyuncs.com`;
-  cfg.mqtt.clientId ??= cfg.gateway.deviceName;
   if (cfg.mqtt.reconnectMaxSeconds < cfg.mqtt.reconnectMinSeconds) {
     problems.push({ path: "mqtt.reconnectMaxSeconds", message: "must be >= mqtt.reconnectMinSeconds" });
   }
@@ -134,18 +137,48 @@ export function validateBootstrap(raw: unknown, baseDir: string): BootstrapConfi
       problems.push({ path, message: `cannot read ${holder.caFile}` });
     }
   }
+  if (cfg.gatewayConfig.file !== undefined) {
+    cfg.gatewayConfig.file = abs(cfg.gatewayConfig.file);
+    const problem = readableFileProblem(cfg.gatewayConfig.file);
+    if (problem) problems.push({ path: "gatewayConfig.file", message: problem });
+  }
   const seen = new Set<string>();
   cfg.subDevices.forEach((d, i) => {
     const k = `${d.productKey}/${d.deviceName}`;
     if (seen.has(k)) problems.push({ path: `subDevices[${i}]`, message: `duplicate sub-device ${k}` });
     seen.add(k);
   });
-  if (problems.length) throw new ConfigError(problems);
-  return cfg;
+  // The platform's computed defaults and cross checks, on a config whose common keys are settled.
+  ps.part.finish(cfg, problems);
+  if (problems.length) throw new ConfigError(dedupe(problems));
+  return { config: cfg, warnings: ps.part.warnings?.(cfg) ?? [] };
+}
+
+function readableFileProblem(file: string): string | undefined {
+  try {
+    accessSync(file, constants.R_OK);
+    if (!statSync(file).isFile()) return `${file} is not a file`;
+  } catch {
+    return `cannot read ${file}`;
+  }
+  return undefined;
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = `${p.path}: ${p.message}`;
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
 }
 
 /** Reads, parses and validates the file. Throws ConfigError (problems) or Error (one-line fatal). */
 export function loadBootstrap(file: string): BootstrapConfig {
+  return loadBootstrapWithWarnings(file).config;
+}
+
+/** As loadBootstrap, with the platform's warnings (check prints them, run logs them). */
+export function loadBootstrapWithWarnings(file: string): LoadedBootstrap {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -159,7 +192,7 @@ export function loadBootstrap(file: string): BootstrapConfig {
   } catch (err) {
     throw new ConfigError([{ path: "$", message: `invalid JSON: ${(err as Error).message}` }]);
   }
-  return validateBootstrap(raw, dirname(resolve(file)));
+  return validateBootstrapWithWarnings(raw, dirname(resolve(file)));
 }
 
 /** Creates the data dir (mode 0700) and proves it is writable. Throws a one-line Error otherwise. */

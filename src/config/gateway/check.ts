@@ -6,6 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { BootstrapConfig } from "../bootstrap/load.js";
+import { aliyunConfig } from "../../cloud/aliyun/bootstrap.js";
 import { describeGatewayConfig } from "./describe.js";
 import { loadGatewayDocument } from "./index.js";
 import type { ParseContext } from "./parse.js";
@@ -13,7 +14,7 @@ import type { ParseContext } from "./parse.js";
 /** True when the document has no error. */
 export async function checkGatewayConfigFile(
   file: string,
-  bootstrap: Pick<BootstrapConfig, "serialPorts" | "gateway"> | undefined,
+  bootstrap: BootstrapConfig | undefined,
   out: NodeJS.WritableStream,
 ): Promise<boolean> {
   let bytes: Buffer;
@@ -24,7 +25,10 @@ export async function checkGatewayConfigFile(
     return false;
   }
   const ctx: ParseContext = bootstrap
-    ? { serialPorts: bootstrap.serialPorts, gatewayDeviceSecret: bootstrap.gateway.deviceSecret }
+    ? bootstrap.gateway.platform === "aliyun"
+      ? { serialPorts: bootstrap.serialPorts, gatewayDeviceSecret: aliyunConfig(bootstrap).deviceSecret }
+      // Other platforms derive the password key in their adapter (e.g. Huawei hashes the secret): not checked here.
+      : { serialPorts: bootstrap.serialPorts, gatewayDeviceSecret: "", unchecked: { passwords: true } }
     : { serialPorts: {}, gatewayDeviceSecret: "", unchecked: { serialPorts: true, passwords: true } };
   const result = loadGatewayDocument(bytes, ctx);
   const errors = result.problems.filter((p) => p.severity === "error").length;

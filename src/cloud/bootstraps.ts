@@ -1,0 +1,14 @@
+/**
+ * Every platform's bootstrap part, by `gateway.platform`. Imported statically by the config loader: the parts are
+ * small and `fieldbridge check` validates a config without loading any adapter. A platform is added with one import
+ * and one entry.
+ */
+import type { PlatformBootstrap, PlatformName } from "./platform.js";
+import { bootstrap as aliyun } from "./aliyun/bootstrap.js";
+
+/** The platforms of this build; a platform of PLATFORM_NAMES missing here is refused by the loader. */
+export type BootstrapRegistry = Readonly<Partial<Record<PlatformName, PlatformBootstrap>>>;
+
+export const bootstraps: BootstrapRegistry = {
+  aliyun,
+};
