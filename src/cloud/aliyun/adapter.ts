@@ -14,6 +14,7 @@ import { SubDeviceManager, type SessionStatus } from "./subdevices.js";
 import { replyTopic, type Identity } from "./topics.js";
 import { AlinkUplinks } from "./uplink.js";
 import { handleConfigPush } from "./config-push.js";
+import { aliyunConfig } from "./bootstrap.js";
 
 /** Reply codes of an uplink a later attempt can succeed after: no session (520), no topology (6401), throttled, busy. */
 const RETRYABLE = new Set([520, 6401, 429, 500, 6313]);
@@ -31,23 +32,25 @@ export class AliyunAdapter implements PlatformAdapter {
   private readonly uplinks: AlinkUplinks;
   private readonly identity: Identity;
   private devices = new Set<string>();
+  private readonly secret: string;
   readonly counters = { sends: 0, messages: 0, acked: 0, refused: 0, noReply: 0 };
 
-  constructor(private readonly cfg: BootstrapConfig, private readonly core: Core) {
-    const g = cfg.gateway as unknown as { productKey: string; deviceName: string; deviceSecret: string };
-    const m = cfg.mqtt as unknown as BootstrapConfig["mqtt"] & { signMethod: "hmacmd5" | "hmacsha1" | "hmacsha256"; clientId: string };
+  constructor(cfg: BootstrapConfig, private readonly core: Core) {
+    const g = aliyunConfig(cfg);
+    const m = cfg.mqtt;
     this.identity = { productKey: g.productKey, deviceName: g.deviceName };
+    this.secret = g.deviceSecret;
     this.gateway = { key: deviceKey(g.productKey, g.deviceName), ...this.identity };
     const log = core.logger;
     this.link = new AlinkConnection({
       gateway: { ...this.identity, deviceSecret: g.deviceSecret },
       host: m.host, port: m.port, tls: m.tls, caFile: m.caFile,
-      keepaliveSeconds: m.keepaliveSeconds, signMethod: m.signMethod, clientId: m.clientId,
+      keepaliveSeconds: m.keepaliveSeconds, signMethod: g.signMethod, clientId: g.clientId,
       reconnectMinMs: m.reconnectMinSeconds * 1000, reconnectMaxMs: m.reconnectMaxSeconds * 1000,
       requestTimeoutMs: m.requestTimeoutSeconds * 1000,
       nextId: () => core.nextId(), logger: log.child({ component: "link" }),
     });
-    const sessions = (cfg as unknown as { sessions: { maxOnline: number; loginsPerSecond: number; batchSize: number; pruneTopology: boolean } }).sessions;
+    const sessions = g.sessions;
     const subDevices = cfg.subDevices as Array<{ productKey: string; deviceName: string; deviceSecret: string }>;
     this.subs = new SubDeviceManager(this.link, core.secrets, subDevices, sessions, log.child({ component: "sessions" }));
     this.uplinks = new AlinkUplinks(this.gateway.key);
@@ -82,7 +85,7 @@ export class AliyunAdapter implements PlatformAdapter {
   }
 
   documentSecret(): string {
-    return (this.cfg.gateway as unknown as { deviceSecret: string }).deviceSecret;
+    return this.secret;
   }
 
   start(): void {
