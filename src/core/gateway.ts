@@ -47,6 +47,7 @@ export class Gateway implements GatewayView {
   readonly startedAt = Date.now();
   readonly version: string;
   private started = false;
+  private stopMetrics: () => void = () => undefined;
 
   constructor(readonly cfg: BootstrapConfig, readonly logger: Logger, private readonly opts: GatewayOptions = {}) {
     this.version = cfg.gateway.firmwareVersion ?? packageVersion();
@@ -97,7 +98,7 @@ export class Gateway implements GatewayView {
       apply: (next, diff) => this.applyConfig(next, diff),
     });
     this.telemetry = new GatewayTelemetry(this, (p) => this.things.batcher.addProperty(p), cfg.telemetry.intervalSeconds * 1000);
-    buildMetrics(this, this.metrics, this.cloud.deviceStates);
+    this.stopMetrics = buildMetrics(this, this.metrics, this.cloud.deviceStates);
     this.started = true;
 
     this.cloud.start();
@@ -247,6 +248,7 @@ export class Gateway implements GatewayView {
       }
     };
     this.telemetry.stop();
+    this.stopMetrics();
     await step("field", () => this.field.stop());
     await step("things", () => this.things.stop());
     await step("outbox", () => this.store.records.flush());

@@ -1,10 +1,14 @@
 /** The Prometheus metrics of /metrics: registered once, read at scrape time from the view's readings. */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { Metrics } from "../ops/metrics.js";
 import { health } from "./status.js";
 import type { GatewayView } from "./view.js";
 
-/** Registers every metric. `deviceStates` lists every cloud device state so that each series exists from the start. */
-export function buildMetrics(gw: GatewayView, m: Metrics, deviceStates: readonly string[]): void {
+/**
+ * Registers every metric. `deviceStates` lists every cloud device state so that each series exists from the start.
+ * Returns the function that stops the event loop monitor.
+ */
+export function buildMetrics(gw: GatewayView, m: Metrics, deviceStates: readonly string[]): () => void {
   const one = (value: number) => [{ value }];
   // Channel names come from the cloud and need not be unique; the serverId is.
   const perChannel = (value: (s: ReturnType<GatewayView["channels"]>[number]) => number) => () =>
@@ -64,4 +68,17 @@ export function buildMetrics(gw: GatewayView, m: Metrics, deviceStates: readonly
   m.collect("fieldbridge_config_failing", "1 while the last gateway config change failed (the previous config runs)", "gauge", () => one(gw.configFailing() ? 1 : 0));
   m.collect("fieldbridge_downlinks_total", "requests from the cloud handled", "counter", () => one(gw.commandCounters().requests));
   m.collect("process_resident_memory_bytes", "resident set size", "gauge", () => one(process.memoryUsage.rss()));
+  // Stalls of the event loop delay every poll, publish and reply: visible here before they show anywhere else.
+  const loop = monitorEventLoopDelay({ resolution: 20 });
+  loop.enable();
+  m.collect("fieldbridge_event_loop_delay_seconds", "event loop delay since the previous scrape (p50, p99, max)", "gauge", () => {
+    const out = [
+      { labels: { quantile: "0.5" }, value: loop.percentile(50) / 1e9 },
+      { labels: { quantile: "0.99" }, value: loop.percentile(99) / 1e9 },
+      { labels: { quantile: "1" }, value: loop.max / 1e9 },
+    ];
+    loop.reset();
+    return out;
+  });
+  return () => loop.disable();
 }

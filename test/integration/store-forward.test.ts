@@ -156,3 +156,44 @@ test("an uplink the platform refuses after the PUBACK (a failed pack post) is qu
   assert.ok(emu.rejected.some((r) => r.code === 500), "the first attempt was refused");
   assert.equal(h.gw.recent.counters.requeued, 1);
 });
+
+test("kill -9 after the PUBACK and before the platform's reply, and a 520 after the PUBACK: the value arrives, never zero times", async (t) => {
+  const emu = await CloudEmulator.start({});
+  emu.addDevice({ ...gw, gateway: true });
+  emu.addProduct(METER, { tsl: meterTsl(2), dynamicRegistration: true });
+  emu.addDevice({ productKey: METER, deviceName: deviceName("meter", 0) });
+  const sim = await ModbusTcpSimulator.start({ units: [1] });
+  sim.setHolding(1, 0, [0, 1]);
+  const rig = makeRig(emu, { store: { sync: "full" } });
+  t.after(async () => {
+    await sim.close();
+    await emu.close();
+    rig.cleanup();
+  });
+  let d = new DaemonProcess(["run", "--config", rig.configFile]);
+  t.after(() => void d.stop("SIGKILL"));
+  await d.waitForLog((l) => l.msg === "connected to cloud", 10_000);
+  assert.equal((await emu.pushConfig(gw, modbusDoc({ devices: 1, points: 2, port: sim.port, pollingTime: 100, trigger: 2 }))).reply.code, 200);
+  const p0 = (v: number) => emu.accepted.properties.filter((p) => p.identifier === "P0" && p.value === v);
+  await emu.waitFor(() => p0(1).length > 0, 10_000, "first value");
+
+  // The platform takes the next pack post (PUBACK) and loses it: no reply. The daemon dies before its reply timeout.
+  emu.failNext("packPost", 0, { count: 1000 });
+  sim.setHolding(1, 0, [0, 2]);
+  await emu.waitFor(() => emu.rejected.some((r) => r.code === 0), 10_000, "the pack post taken and lost");
+  d.child.kill("SIGKILL");
+  await d.exited();
+  emu.clearFaults();
+  assert.equal(p0(2).length, 0, "not accepted before the restart");
+  d = new DaemonProcess(["run", "--config", rig.configFile]);
+  await emu.waitFor(() => p0(2).length > 0, 20_000, "the lost value delivered after the restart");
+
+  // A 520 after the PUBACK: the sub-device logs in again and the value is sent again.
+  const logins = emu.logins.filter((l) => l.code === 200).length;
+  emu.failNext("packPost", 520);
+  sim.setHolding(1, 0, [0, 3]);
+  await emu.waitFor(() => p0(3).length > 0, 20_000, "the refused value delivered after the re-login");
+  assert.ok(emu.rejected.some((r) => r.code === 520), "the first attempt was refused with 520");
+  assert.ok(emu.logins.filter((l) => l.code === 200).length > logins, "the sub-device logged in again");
+  assert.equal((await d.stop("SIGTERM")).code, 0);
+});

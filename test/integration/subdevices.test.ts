@@ -233,3 +233,58 @@ test("the online cap is respected exactly, also while logins complete during a p
   assert.equal(h.alink.subs.onlineCount(), 3);
   assert.ok(h.logs().some((l) => l.msg === "online sub-device cap reached; further logins wait"));
 });
+
+test("a lifecycle command that is not a valid request changes nothing: garbage on thing/disable disables no device", async (t) => {
+  const { h, emu, stop } = await fleet(2);
+  t.after(stop);
+  const [a] = keys(2);
+  const topic = `/sys/${a}/thing/disable`;
+  const writesBefore = h.driver.writes.length;
+  emu.sendRaw(topic, "this is not json");
+  emu.sendRaw(topic, "[1,2,3]");
+  emu.sendRaw(topic, JSON.stringify({ version: "1.0", params: {}, method: "thing.disable" }));
+  emu.sendRaw(topic, JSON.stringify({ id: "77", version: "1.0", params: {}, method: "thing.enable" }));
+  await emu.waitFor(() => emu.received((m) => m.topic === `${topic}_reply`).length >= 1, 5000, "the refusal of the request with an id");
+  const refusal = emu.received((m) => m.topic === `${topic}_reply`)[0]!.json as { id: string; code: number };
+  assert.deepEqual([refusal.id, refusal.code], ["77", 460]);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(h.alink.subs.state(a!)?.status, "online", "still online");
+  assert.ok(!h.driver.events.some((e) => e.type === "remove" && e.key === a), "polling not stopped");
+  assert.equal(h.driver.writes.length, writesBefore, "nothing written");
+  assert.equal(h.logs().filter((l) => l.msg === "malformed lifecycle command (not an Alink request); ignored").length, 4, "each logged once");
+});
+
+test("40 malformed downlinks: no crash, no write, a 460 where the request carries an id", async (t) => {
+  const { h, emu, stop } = await fleet(1);
+  t.after(stop);
+  const [a] = keys(1);
+  const base = `/sys/${a}`;
+  const topics = [`${base}/thing/service/property/set`, `${base}/thing/service/property/get`, `${base}/thing/service/Reboot`, `${base}/rrpc/request/123`];
+  const bodies: Array<string | Buffer> = [
+    "", "not json", "{", "null", "42", "\"text\"", "[]", "[{}]", Buffer.from([0xff, 0xfe, 0x00]),
+    JSON.stringify({ id: "m1" }),
+  ];
+  let n = 0;
+  for (const t2 of topics) for (const b of bodies) {
+    emu.sendRaw(t2, b);
+    n++;
+  }
+  assert.equal(n, 40);
+  const withId = [
+    [`${base}/thing/service/property/set`, { id: "x1", params: "bad" }],
+    [`${base}/thing/service/property/set`, { id: "x2", params: { Nope: 1 } }],
+    [`${base}/thing/service/property/set`, { id: "x3", params: { Setpoint: 1000 } }],
+    [`${base}/thing/service/property/get`, { id: "x4", params: { identifiers: [1, 2] } }],
+    [`${base}/thing/service/Reboot`, { id: "x5", params: [] }],
+  ] as const;
+  for (const [t2, body] of withId) emu.sendRaw(t2, JSON.stringify({ version: "1.0", method: "x", ...body }));
+  await emu.waitFor(() => withId.every(([t2, body]) => emu.received((m) => m.topic === `${t2}_reply` && (m.json as { id?: string })?.id === body.id).length > 0), 5000, "a reply to each request with an id");
+  for (const [t2, body] of withId) {
+    const reply = emu.received((m) => m.topic === `${t2}_reply` && (m.json as { id?: string })?.id === body.id)[0]!.json as { code: number };
+    assert.equal(reply.code, 460, `${t2} ${JSON.stringify(body)}`);
+  }
+  assert.deepEqual(h.driver.writes, [], "nothing written");
+  assert.equal(h.alink.subs.state(a!)?.status, "online");
+  const ok = await emu.setProperty(ref(a!), { Setpoint: 5 });
+  assert.equal(ok.code, 200, "the gateway still answers valid requests");
+});

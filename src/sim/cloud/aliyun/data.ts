@@ -26,7 +26,8 @@ function envelope(up: Uplink, method: string): Record<string, unknown> | string 
 }
 
 function fail(core: Core, up: Uplink, code: number, reason: string, deviceKey: string): void {
-  core.reply(up, code, { message: reason });
+  // Code 0: the message was taken (PUBACK) and then lost by the platform: no reply, no effect.
+  if (code !== 0) core.reply(up, code, { message: reason });
   core.reject({ deviceKey, topic: up.topic, msgId: String(up.id ?? ""), code, reason });
 }
 

@@ -304,6 +304,11 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
     this.faults.add(kind, code, opts);
   }
 
+  /** Forgets every injected fault not used yet. */
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
   /** Drops every connection and stops listening (new connections are refused). */
   async outage(): Promise<void> {
     if (!this.server.listening) return;
@@ -458,8 +463,16 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
     return false;
   }
 
+  /** Publishes any payload on any topic, as a misbehaving platform could (malformed downlink tests). */
+  sendRaw(topic: string, payload: string | Buffer): void {
+    this.publish(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload, "utf8"));
+  }
+
   private send(topic: string, body: unknown): void {
-    const payload = Buffer.from(JSON.stringify(body), "utf8");
+    this.publish(topic, Buffer.from(JSON.stringify(body), "utf8"));
+  }
+
+  private publish(topic: string, payload: Buffer): void {
     this.downlinkPayloads.add(payload);
     this.broker.publish({ cmd: "publish", topic, payload, qos: 1, retain: false, dup: false }, (err) => {
       if (err) this.log?.warn({ topic, err: err.message }, "downlink publish failed");

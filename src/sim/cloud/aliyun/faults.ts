@@ -1,6 +1,7 @@
 /**
  * Injected failures: the next matching request is answered with the given code and has no other effect,
- * so that tests can drive every error path of the gateway.
+ * so that tests can drive every error path of the gateway. Code 0 on a post: the platform took the message
+ * (PUBACK) and lost it: no reply, no effect.
  */
 
 export type FaultKind =
