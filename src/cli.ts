@@ -4,20 +4,22 @@ import { readFileSync, existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { packageVersion } from "./ops/version.js";
+import { PLATFORM_NAMES, type PlatformName } from "./cloud/platform.js";
 import { loadBootstrapWithWarnings, prepareDataDir, ConfigError, type BootstrapConfig, type ConfigProblem } from "./config/bootstrap/load.js";
 
 const DEFAULT_CONFIG = "/etc/fieldbridge/config.json";
 
 
-const HELP = `fieldbridge — edge gateway: Modbus RTU/TCP and OPC UA devices to Alibaba Cloud IoT Platform
+const HELP = `fieldbridge — edge gateway: Modbus RTU/TCP and OPC UA devices to IoT clouds (Alibaba, Tencent, Huawei, Lierda)
 
 Usage:
   fieldbridge run [--config <file>]                         run the daemon in the foreground
   fieldbridge check [--config <file>] [--gateway-config <file>]
                                                             validate a bootstrap config and, optionally, a
                                                             gateway config document, without connecting anywhere
-  fieldbridge demo [--http <host:port>]                     everything local: broker, cloud emulator, Modbus TCP
-                                                            and OPC UA simulators; shows live data (Ctrl-C stops)
+  fieldbridge demo [--platform <name>] [--http <host:port>]  everything local: broker, the platform's cloud emulator
+                                                            (aliyun, tencent, huawei, lierda; default aliyun),
+                                                            Modbus TCP and OPC UA simulators; live data (Ctrl-C stops)
   fieldbridge --version                                     print the version
   fieldbridge --help                                        this text
 
@@ -108,9 +110,16 @@ async function run(args: Args): Promise<number> {
 }
 
 async function demo(args: Args): Promise<number> {
-  allowOnly(args, ["http", "data-dir"]);
+  allowOnly(args, ["http", "data-dir", "platform"]);
+  const platform = args.options["platform"] ?? "aliyun";
+  if (!(PLATFORM_NAMES as readonly string[]).includes(platform)) throw new UsageError(`--platform must be one of ${PLATFORM_NAMES.join(", ")}`);
+  const { worldPlatforms } = await import("./sim/worlds.js");
+  if (!worldPlatforms().includes(platform as PlatformName)) {
+    process.stderr.write(`fieldbridge: no demo for platform ${platform} in this build (available: ${worldPlatforms().join(", ")})\n`);
+    return 1;
+  }
   const { runDemo } = await import("./sim/demo.js");
-  return runDemo({ http: args.options["http"], dataDir: args.options["data-dir"] });
+  return runDemo({ http: args.options["http"], dataDir: args.options["data-dir"], platform: platform as PlatformName });
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,17 +1,17 @@
-/** The demo's products, thing models and gateway config document (the file a config push downloads). */
+/**
+ * The demo's thing models and gateway config document (the file the platform delivers), for whatever product and
+ * device names the platform's world gives them.
+ */
 import type { TslDocument } from "../things/tsl-types.js";
-import { encryptOpcuaPassword } from "../config/gateway/crypto.js";
+import type { WorldNaming } from "./world.js";
 
-export const DEMO_GATEWAY = { productKey: "a1DemoGateway", deviceName: "demo-gw-01", deviceSecret: "d3m0Gat3waySecr3tForTheDem0Only!" };
-export const METER_PRODUCT = "a1DemoMeter";
-export const BOILER_PRODUCT = "a1DemoBoiler";
 export const OPCUA_USER = { userName: "demo", password: "demo-pass-123" };
 
 const num = (type: "int" | "float" | "double", min: number, max: number, unit: string) => ({ type, specs: { min: String(min), max: String(max), unit } });
 
-export const meterTsl: TslDocument = {
+export const meterTsl = (productKey: string): TslDocument => ({
   schema: "https://iotx-tsl.oss-ap-southeast-1.aliyuncs.com/schema.json",
-  profile: { productKey: METER_PRODUCT },
+  profile: { productKey },
   properties: [
     { identifier: "Voltage", name: "Voltage", accessMode: "r", dataType: num("float", 0, 500, "V") },
     { identifier: "Current", name: "Current", accessMode: "r", dataType: num("float", 0, 100, "A") },
@@ -21,11 +21,11 @@ export const meterTsl: TslDocument = {
   ],
   events: [],
   services: [],
-};
+});
 
-export const boilerTsl: TslDocument = {
+export const boilerTsl = (productKey: string): TslDocument => ({
   schema: "https://iotx-tsl.oss-ap-southeast-1.aliyuncs.com/schema.json",
-  profile: { productKey: BOILER_PRODUCT },
+  profile: { productKey },
   properties: [
     { identifier: "Temperature", name: "Temperature", accessMode: "r", dataType: num("double", -50, 500, "°C") },
     { identifier: "Pressure", name: "Pressure", accessMode: "r", dataType: num("double", 0, 100, "bar") },
@@ -40,19 +40,27 @@ export const boilerTsl: TslDocument = {
       outputData: [{ identifier: "sum", name: "sum", dataType: num("double", -1e7, 1e7, "") }],
     },
   ],
-};
+});
 
 const modbusPoint = (identifier: string, operateType: string, registerAddress: string, type: string, registerCount: number, scaling = 1, trigger = 1) => ({
   identifier, operateType, registerAddress, scaling, pollingTime: 1000, trigger,
   originalDataType: { type, specs: { registerCount, swap16: 0, reverseRegister: 0 } },
 });
 
-/** The gateway config document, with the simulators' ports. */
-export function demoGatewayConfig(modbusPort: number, opcuaUrl: string): object {
+export interface DemoNames {
+  /** Two Modbus meters. */
+  meter: WorldNaming;
+  /** One OPC UA boiler. */
+  boiler: WorldNaming;
+}
+
+/** The gateway config document, with the simulators' ports and the OPC UA password encrypted for this gateway. */
+export function demoGatewayConfig(names: DemoNames, modbusPort: number, opcuaUrl: string, encryptedPassword: string): object {
+  const { meter, boiler } = names;
   return {
     modelList: [
       {
-        profile: { productKey: METER_PRODUCT },
+        profile: { productKey: meter.product },
         properties: [
           modbusPoint("Voltage", "holdingRegister", "0x00", "float", 2),
           modbusPoint("Current", "holdingRegister", "0x02", "float", 2),
@@ -62,7 +70,7 @@ export function demoGatewayConfig(modbusPort: number, opcuaUrl: string): object 
         ],
       },
       {
-        profile: { productKey: BOILER_PRODUCT },
+        profile: { productKey: boiler.product },
         properties: [
           { identifier: "Temperature", displayName: "Temperature" },
           { identifier: "Pressure", displayName: "Pressure" },
@@ -77,14 +85,14 @@ export function demoGatewayConfig(modbusPort: number, opcuaUrl: string): object 
       { protocol: "TCP", ip: "127.0.0.1", port: modbusPort, name: "demo-modbus-tcp", serverId: "DEMO0MODBUS0TCP" },
       {
         name: "demo-opcua", serverId: "DEMO0OPCUA0SRV", url: opcuaUrl, secPolicy: "Basic256Sha256", secMode: "SignAndEncrypt",
-        userName: OPCUA_USER.userName, password: encryptOpcuaPassword(OPCUA_USER.password, DEMO_GATEWAY.deviceSecret), timeout: 10,
+        userName: OPCUA_USER.userName, password: encryptedPassword, timeout: 10,
       },
     ],
     deviceList: [
-      { productKey: METER_PRODUCT, deviceName: "meter-01", deviceConfig: { slaveId: 1, serverId: "DEMO0MODBUS0TCP" } },
-      { productKey: METER_PRODUCT, deviceName: "meter-02", deviceConfig: { slaveId: 2, serverId: "DEMO0MODBUS0TCP" } },
-      { productKey: BOILER_PRODUCT, deviceName: "boiler-01", deviceConfig: { displayNamePath: "Plant/Boiler1", serverId: "DEMO0OPCUA0SRV" } },
+      { productKey: meter.product, deviceName: meter.devices[0], deviceConfig: { slaveId: 1, serverId: "DEMO0MODBUS0TCP" } },
+      { productKey: meter.product, deviceName: meter.devices[1], deviceConfig: { slaveId: 2, serverId: "DEMO0MODBUS0TCP" } },
+      { productKey: boiler.product, deviceName: boiler.devices[0], deviceConfig: { displayNamePath: "Plant/Boiler1", serverId: "DEMO0OPCUA0SRV" } },
     ],
-    tslList: [meterTsl, boilerTsl],
+    tslList: [meterTsl(meter.product), boilerTsl(boiler.product)],
   };
 }

@@ -1,15 +1,16 @@
 /**
- * `fieldbridge demo`: everything local and in one process — a cloud emulator on an in-process broker, a Modbus
- * TCP simulator and an OPC UA simulator with moving values, and the real gateway connected to them. A sample
- * gateway config is pushed through the real push path (HTTPS download, digest, validation, apply); the terminal
- * shows the sub-devices, their state and the values the cloud accepted.
+ * `fieldbridge demo [--platform <name>]`: everything local and in one process — the platform's cloud emulator on an
+ * in-process broker, a Modbus TCP simulator and an OPC UA simulator with moving values, and the real gateway
+ * connected to them. A sample gateway config document is delivered the platform's way (HTTPS download, digest,
+ * validation, apply); the terminal shows the devices, their state and the values the cloud accepted.
  */
 import { mkdtempSync, rmSync, mkdirSync, createWriteStream, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CloudEmulator } from "./cloud/aliyun/index.js";
 import { ModbusTcpSimulator } from "./modbus/index.js";
-import { DEMO_GATEWAY, METER_PRODUCT, BOILER_PRODUCT, OPCUA_USER, meterTsl, boilerTsl, demoGatewayConfig } from "./demo-config.js";
+import { OPCUA_USER, meterTsl, boilerTsl, demoGatewayConfig } from "./demo-config.js";
+import { loadWorld } from "./worlds.js";
+import type { PlatformName } from "../cloud/platform.js";
 import { validateBootstrap } from "../config/bootstrap/load.js";
 import { createLogger } from "../ops/logger.js";
 import { Gateway } from "../core/gateway.js";
@@ -22,6 +23,8 @@ export interface DemoOptions {
   http?: string;
   /** Keep state here instead of a temporary folder. */
   dataDir?: string;
+  /** The cloud to emulate (default aliyun). */
+  platform?: PlatformName;
 }
 
 function floatRegs(v: number): number[] {
@@ -39,15 +42,16 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "fieldbridge-demo-"));
   mkdirSync(dir, { recursive: true });
   const out = (s: string) => process.stdout.write(s);
-  out(`fieldbridge demo: starting (state and logs in ${dir})\n`);
+  const platform = opts.platform ?? "aliyun";
+  out(`fieldbridge demo: starting on platform ${platform} (state and logs in ${dir})\n`);
 
   // The cloud.
-  const emu = await CloudEmulator.start({ tls: true });
-  emu.addDevice({ ...DEMO_GATEWAY, gateway: true });
-  emu.addProduct(METER_PRODUCT, { tsl: meterTsl, dynamicRegistration: true });
-  emu.addProduct(BOILER_PRODUCT, { tsl: boilerTsl, dynamicRegistration: true });
-  for (const name of ["meter-01", "meter-02"]) emu.addDevice({ productKey: METER_PRODUCT, deviceName: name });
-  emu.addDevice({ productKey: BOILER_PRODUCT, deviceName: "boiler-01" });
+  const world = await (await loadWorld(platform))({ tls: true });
+  const names = { meter: world.naming(2, 0), boiler: world.naming(1, 1) };
+  await world.provision(names.meter, meterTsl(names.meter.product));
+  await world.provision(names.boiler, boilerTsl(names.boiler.product));
+  const keyOf = (n: { product: string; devices: string[] }) => n.devices.map((d) => `${n.product}/${d}`);
+  out(`devices: Modbus meters ${keyOf(names.meter).join(", ")}; OPC UA boiler ${keyOf(names.boiler).join(", ")}\n`);
 
   // The field: two Modbus meters with moving registers, one OPC UA boiler.
   const modbus = await ModbusTcpSimulator.start({ units: [1, 2] });
@@ -91,10 +95,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
 
   // The gateway, configured as on a real box but pointed at the local emulator (whose CA it trusts).
   const caFile = join(dir, "demo-ca.pem");
-  writeFileSync(caFile, emu.caPem);
+  writeFileSync(caFile, world.caPem);
+  const base = world.bootstrap() as { mqtt: Record<string, unknown> } & Record<string, unknown>;
   const cfg = validateBootstrap({
-    gateway: DEMO_GATEWAY,
-    mqtt: { host: "127.0.0.1", port: emu.port, tls: true, caFile, keepaliveSeconds: 60, reconnectMinSeconds: 0.5, reconnectMaxSeconds: 5 },
+    ...base,
+    mqtt: { ...base.mqtt, caFile },
     dataDir: join(dir, "data"),
     download: { caFile },
     log: { level: "info" },
@@ -111,16 +116,29 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     });
   }
 
-  // The push, through the real path: emulator hosts the document on HTTPS and sends thing.model.config.push.
-  await emu.waitFor(() => gw.cloudStatus().connected, 15_000);
-  const pushed = await emu.pushConfig(DEMO_GATEWAY, demoGatewayConfig(modbus.port, opcua.endpointUrl));
-  out(`gateway config pushed: reply code ${pushed.reply?.code ?? "none"}${pushed.reply?.message ? ` (${pushed.reply.message})` : ""}\n`);
+  // The document, through the real path: the emulator hosts it on HTTPS and delivers it the platform's way.
+  const doc = Buffer.from(JSON.stringify(demoGatewayConfig(names, modbus.port, opcua.endpointUrl, world.encryptPassword(OPCUA_USER.password))));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      const r = await world.deliverDocument(doc, 20_000);
+      out(`gateway config delivered: ${r.ok ? "applied" : "refused"} (${String(r.code ?? "")}${r.message ? ` ${r.message}` : ""})\n`);
+      break;
+    } catch (err) {
+      // The gateway may not be connected yet.
+      if (Date.now() > deadline) {
+        out(`gateway config not delivered: ${(err as Error).message}\n`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
   if (ops) out(`status: http://${listen}/status   metrics: http://${listen}/metrics\n`);
 
   const render = () => {
-    const accepted = emu.accepted.properties;
+    const accepted = world.accepted();
     const lines: string[] = [];
-    lines.push(`fieldbridge demo — cloud ${gw.cloudStatus().connected ? "connected" : "DISCONNECTED"}, ${accepted.length} values accepted by the cloud, outbox ${gw.outbox().depth}`);
+    lines.push(`fieldbridge demo (${platform}) — cloud ${gw.cloudStatus().connected ? "connected" : "DISCONNECTED"}, ${accepted.length} values accepted by the cloud, outbox ${gw.outbox().depth}`);
     lines.push("");
     lines.push(`${"sub-device".padEnd(26)}${"state".padEnd(10)}values accepted by the cloud (latest)`);
     const states = new Map(gw.cloudStatus().devices.map((c) => [c.device, c.state]));
@@ -128,7 +146,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       const st = states.get(d.key) ?? "waiting";
       const latest = new Map<string, unknown>();
       let n = 0;
-      for (const p of accepted) if (p.deviceKey === d.key) {
+      for (const p of accepted) if (p.device === d.key) {
         latest.set(p.identifier, p.value);
         n++;
       }
@@ -150,7 +168,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       out("\nstopping…\n");
       await ops?.stop().catch(() => undefined);
       await gw.stop(5000);
-      await Promise.allSettled([emu.close(), modbus.close(), opcua.shutdown()]);
+      await Promise.allSettled([world.close(), modbus.close(), opcua.shutdown()]);
       if (!opts.dataDir) rmSync(dir, { recursive: true, force: true });
       out("demo stopped\n");
       resolve(0);

@@ -1,4 +1,4 @@
 import { contractSuite } from "./suite.js";
-import { createWorld } from "./worlds/aliyun.js";
+import { createWorld } from "../../src/sim/cloud/aliyun/world.js";
 
 contractSuite("aliyun", createWorld);

@@ -1,7 +1,7 @@
 /**
  * The platform-neutral behaviours every cloud adapter must show, run against each platform's emulator through the
  * shipped CLI (`dist/cli.js run`) with the real Modbus TCP simulator. The suite speaks no protocol: the world
- * (test/contract/worlds/<platform>.ts) does.
+ * (src/sim/cloud/<platform>/world.ts) does.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { ModbusTcpSimulator } from "../../src/sim/modbus/index.js";
 import type { TslDocument } from "../../src/things/tsl-types.js";
 import { DaemonProcess } from "../helpers/cli.js";
-import type { AcceptedValue, ContractWorld, WorldFactory, WorldNaming } from "./world.js";
+import type { AcceptedValue, CloudWorld as ContractWorld, WorldFactory, WorldNaming } from "../../src/sim/world.js";
 
 const SETPOINT = 500;
 const COUNTER = 0;

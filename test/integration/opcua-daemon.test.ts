@@ -13,7 +13,10 @@ import { loadDriver } from "../../src/field/manager.js";
 import { startOpcuaSimulator, type OpcuaSimulator } from "../../src/sim/opcua/index.js";
 import type { OpcuaSimulatorOptions } from "../../src/sim/opcua/index.js";
 import { encryptOpcuaPassword } from "../../src/config/gateway/crypto.js";
-import { boilerTsl, BOILER_PRODUCT } from "../../src/sim/demo-config.js";
+import { boilerTsl as boilerTslOf } from "../../src/sim/demo-config.js";
+
+const BOILER_PRODUCT = "a1DemoBoiler";
+const boilerTsl = boilerTslOf(BOILER_PRODUCT);
 
 const gw = GATEWAY;
 const PASSWORD = "Ua-S3cret-pass";

@@ -1,26 +1,30 @@
-/** The contract world on Alibaba Cloud IoT Platform: the Alink emulator, one gateway, sub-devices registered dynamically. */
-import { CloudEmulator } from "../../../src/sim/cloud/aliyun/index.js";
-import type { TslDocument } from "../../../src/things/tsl-types.js";
-import type { ContractWorld, WorldFactory, WorldNaming } from "../world.js";
+/** The cloud world on Alibaba Cloud IoT Platform: the Alink emulator, one gateway, sub-devices registered dynamically. */
+import { CloudEmulator } from "./emulator.js";
+import { encryptOpcuaPassword } from "../../../config/gateway/crypto.js";
+import type { TslDocument } from "../../../things/tsl-types.js";
+import type { CloudWorld, WorldFactory, WorldNaming } from "../../world.js";
 
-const GATEWAY = { productKey: "a1CtGw", deviceName: "ct-gw-01", deviceSecret: "Ct7qLm4Xv8Rk2Nw6Yp3Hs7Jd5Fg1Ab0C" };
+const GATEWAY = { productKey: "a1DemoGateway", deviceName: "demo-gw-01", deviceSecret: "d3m0Gat3waySecr3tForTheDem0Only!" };
+/** Names of the products a world is asked for, in order (the demo's meters and boiler). */
+const KINDS = ["meter", "boiler"];
 const GATEWAY_KEY = `${GATEWAY.productKey}/${GATEWAY.deviceName}`;
 
 export const createWorld: WorldFactory = async ({ tls }) => {
   const emu = await CloudEmulator.start({ tls });
   emu.addDevice({ ...GATEWAY, gateway: true });
-  let devices: string[] = [];
+  const devices: string[] = [];
   const started = Date.now();
-  const world: ContractWorld = {
+  const world: CloudWorld = {
     platform: "aliyun",
     caPem: emu.caPem,
-    naming(count: number): WorldNaming {
-      return { product: "a1CtMeter", devices: Array.from({ length: count }, (_, i) => `ct-meter-${String(i).padStart(2, "0")}`) };
+    naming(count: number, product = 0): WorldNaming {
+      const kind = KINDS[product] ?? `kind${product}`;
+      return { product: `a1Demo${kind[0]!.toUpperCase()}${kind.slice(1)}`, devices: Array.from({ length: count }, (_, i) => `${kind}-${String(i + 1).padStart(2, "0")}`) };
     },
     async provision(naming: WorldNaming, tsl: TslDocument) {
       emu.addProduct(naming.product, { tsl, dynamicRegistration: true });
       for (const d of naming.devices) emu.addDevice({ productKey: naming.product, deviceName: d });
-      devices = naming.devices.map((d) => `${naming.product}/${d}`);
+      devices.push(...naming.devices.map((d) => `${naming.product}/${d}`));
     },
     bootstrap(opts = {}) {
       return {
@@ -28,6 +32,7 @@ export const createWorld: WorldFactory = async ({ tls }) => {
         mqtt: { host: "127.0.0.1", port: emu.port, tls, keepaliveSeconds: 30, reconnectMinSeconds: 0.2, reconnectMaxSeconds: 1, requestTimeoutSeconds: 3 },
       };
     },
+    encryptPassword: (plain: string) => encryptOpcuaPassword(plain, GATEWAY.deviceSecret),
     async deliverDocument(doc: Buffer, timeoutMs: number) {
       const r = await emu.pushConfig(GATEWAY, doc, { timeoutMs });
       return { ok: r.reply.code === 200, code: r.reply.code, ...(r.reply.message ? { message: String(r.reply.message) } : {}) };

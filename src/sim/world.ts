@@ -1,12 +1,12 @@
 /**
- * What the contract suite needs from a platform's emulator. Each platform brings one `ContractWorld`
- * (test/contract/worlds/<platform>.ts): it names products and devices by that platform's rules, provisions
- * them in its emulator, writes the daemon's bootstrap config, delivers the gateway config document the
- * platform's way, and reads back what the emulator accepted. The suite itself (test/contract/suite.ts) speaks
- * no protocol: the same behaviours run against every platform.
+ * A cloud world: one platform's emulator with what a gateway needs around it. Each platform brings one
+ * (`src/sim/cloud/<platform>/world.ts`): it names products and devices by that platform's rules, provisions them
+ * in its emulator, writes the daemon's bootstrap config, delivers the gateway config document the platform's way,
+ * and reads back what the emulator accepted. The demo (`fieldbridge demo --platform …`) and the contract suite
+ * (test/contract/suite.ts) speak no protocol: the same steps run against every platform.
  */
-import type { PlatformName } from "../../src/cloud/platform.js";
-import type { TslDocument } from "../../src/things/tsl-types.js";
+import type { PlatformName } from "../cloud/platform.js";
+import type { TslDocument } from "../things/tsl-types.js";
 
 export interface WorldNaming {
   /** A product id valid on this platform (the document's productKey of the field devices). */
@@ -36,16 +36,16 @@ export interface SetResult {
   code?: unknown;
 }
 
-export interface ContractWorld {
+export interface CloudWorld {
   readonly platform: PlatformName;
   /** The PEM CA that verifies the emulator's broker and file server (the suite writes it to a file and sets
    * `mqtt.caFile` and `download.caFile` to it when `bootstrap()` leaves them out). */
   readonly caPem: string;
-  /** `count` field devices of one product. */
-  naming(count: number): WorldNaming;
+  /** `count` field devices of one product; `product` (0, 1, …) picks distinct products. */
+  naming(count: number, product?: number): WorldNaming;
   /**
-   * Registers the gateway and the document's devices with their thing model in the emulator (credentials, bindings
-   * or whatever the platform needs before the daemon starts). Called once, before `bootstrap`.
+   * Registers the document's devices of one product with their thing model in the emulator (credentials, bindings
+   * or whatever the platform needs before the daemon starts). Called once per product, before `bootstrap`.
    */
   provision(naming: WorldNaming, tsl: TslDocument): Promise<void>;
   /**
@@ -54,6 +54,8 @@ export interface ContractWorld {
    * gateway a secret the emulator refuses.
    */
   bootstrap(opts?: { wrongSecret?: boolean }): Record<string, unknown>;
+  /** An OPC UA password encrypted for a document of this gateway (the platform's key rule). */
+  encryptPassword(plain: string): string;
   /** Delivers a document the platform's way (push command, file resource, …) and resolves with what the gateway reported. */
   deliverDocument(doc: Buffer, timeoutMs: number): Promise<DocumentResult>;
   /** Every value the emulator accepted so far, in arrival order. */
@@ -74,4 +76,4 @@ export interface ContractWorld {
   close(): Promise<void>;
 }
 
-export type WorldFactory = (opts: { tls: boolean }) => Promise<ContractWorld>;
+export type WorldFactory = (opts: { tls: boolean }) => Promise<CloudWorld>;
