@@ -17,7 +17,11 @@ export function health(gw: GatewayView): Health {
   if (gw.configFailing()) reasons.push(`gateway config not applied: ${gw.configStatus().lastError?.message ?? "unknown"}`);
   if (!gw.outbox().writable) reasons.push("outbox writes are failing (disk full or read-only?), new data is dropped");
   const cloud = gw.cloudStatus();
-  if (cloud.downSince && Date.now() - cloud.downSince > gw.unhealthyAfterMs) {
+  const route = cloud.routes.find((r) => r.route === "gateway") ?? cloud.routes[0];
+  // A refusal (credentials, or a TLS handshake the broker's certificate fails) does not heal by waiting: say so at once.
+  if (!cloud.connected && route && (route.state === "refused" || /^TLS:/.test(route.reason ?? ""))) {
+    reasons.push(`cloud connection refused: ${route.reason ?? route.state}`);
+  } else if (cloud.downSince && Date.now() - cloud.downSince > gw.unhealthyAfterMs) {
     const why = cloud.routes[0]?.reason;
     reasons.push(`cloud unreachable for ${Math.round((Date.now() - cloud.downSince) / 1000)} s${why ? ` (${why})` : ""}`);
   }

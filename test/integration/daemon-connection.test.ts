@@ -86,3 +86,37 @@ test("the signing test vector of alink.md 1.5 is what the daemon sends", () => {
   assert.equal(hmacHex("hmacsha256", "secret", signContent({ clientId: "12345", deviceName: "device", productKey: "pk", timestamp: "789" })),
     "6074a46a91b1ebb2cc4ea42790ad0e80202c9843859fc292e57c4eb19fad9e57");
 });
+
+test("a broker certificate that does not verify: one warn line with the TLS reason, /status names it, /healthz is 503 at once", async (t) => {
+  const { readFileSync, writeFileSync } = await import("node:fs");
+  const { TEST_PKI_DIR } = await import("../../src/sim/cloud/tls-material.js");
+  const { join } = await import("node:path");
+  const port = await freePort();
+  const rig = makeRig(emu, { http: { listen: `127.0.0.1:${port}` } });
+  t.after(() => rig.cleanup());
+  // Trust another CA than the one that signed the emulator's certificate.
+  writeFileSync(rig.caFile, readFileSync(join(TEST_PKI_DIR, "other-ca.pem")));
+  const d = new DaemonProcess(["run", "--config", rig.configFile]);
+  t.after(() => void d.stop("SIGKILL"));
+  const line = await d.waitForLog((l) => l.msg === "cannot connect to cloud" && l.level === 40, 10_000);
+  assert.match(String(line["reason"]), /^TLS: /);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(d.logs().filter((l) => l.msg === "cannot connect to cloud").length, 1, "logged once while the reason stays the same");
+  const status = await (await fetch(`http://127.0.0.1:${port}/status`)).json() as { connection: { connected: boolean; reason: string } };
+  assert.equal(status.connection.connected, false);
+  assert.match(status.connection.reason, /^TLS: /);
+  const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+  assert.equal(health.status, 503);
+  assert.match(await health.text(), /cloud connection refused: TLS: /);
+  assert.equal((await d.stop("SIGTERM")).code, 0);
+});
+
+async function freePort(): Promise<number> {
+  const net = await import("node:net");
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
