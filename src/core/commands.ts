@@ -8,6 +8,7 @@ import type { CloudRequest, FailureKind, Outcome } from "../cloud/platform.js";
 import { FieldError } from "../field/driver.js";
 import type { CompiledTsl } from "../things/tsl.js";
 import type { TslValue } from "../things/tsl-value.js";
+import { isObject } from "./json.js";
 
 export interface CommandTargets {
   /** The compiled thing model of a device of the applied config; undefined for a device this gateway does not serve. */
@@ -19,9 +20,6 @@ export interface CommandTargets {
 
 const fail = (kind: FailureKind, message: string): Outcome => ({ ok: false, kind, message });
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
 
 export class Commands {
   readonly counters = { requests: 0, refused: 0, failed: 0 };

@@ -8,6 +8,7 @@
 import { Ajv } from "ajv";
 import type { TslDataType, TslDocument, TslParam, TslProperty, TslService } from "./tsl-types.js";
 import { compileDataType, compileStruct, type CodecContext, type Coerced, type TslValue, type ValueCodec } from "./tsl-value.js";
+import { isObject } from "../core/json.js";
 
 export interface CompiledProperty {
   identifier: string;
@@ -43,9 +44,6 @@ export type ParamsResult = { ok: true; values: Record<string, TslValue> } | { ok
 
 const fail = (reason: string): { ok: false; reason: string } => ({ ok: false, reason });
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
 
 function paramList(list: unknown): TslParam[] {
   // outputData may be "" or null (C17); the standard `get` service lists identifier strings, which carry no type.

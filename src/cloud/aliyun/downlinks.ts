@@ -7,6 +7,7 @@ import type { AlinkConnection, AlinkMessage } from "./connection.js";
 import type { SubDeviceManager } from "./subdevices.js";
 import { parseSysTopic, replyTopic, topics, type Identity } from "./topics.js";
 import type { CloudRequest, FailureKind, Outcome } from "../platform.js";
+import { isObject } from "../../core/json.js";
 
 export interface DownlinkHandlers {
   /** TSL check, then the field write or call (the core). */
@@ -48,9 +49,6 @@ function toReply(o: Outcome): Reply {
   return o.ok ? { code: 200, data: o.data ?? {} } : { code: FAILURE_CODES[o.kind], message: o.message };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
 
 export class DownlinkRouter {
   private readonly gwKey: string;

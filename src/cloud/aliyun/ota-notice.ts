@@ -2,6 +2,7 @@
  * The firmware notice of an OTA push or request answer (alink.md 3.19, P24-P25): parsed and checked
  * before anything is downloaded. Pure functions; no I/O.
  */
+import { isObject } from "../../core/json.js";
 
 /** Failure steps (P25: steps are strings): upgrade failed, download failed, verification failed, install failed. */
 export type FailureStep = "-1" | "-2" | "-3" | "-4";
@@ -22,9 +23,6 @@ export type NoticeCheck = { ok: true; notice: FirmwareNotice } | { ok: false; st
 
 const HEX_LENGTH: Record<SignMethod, number> = { Md5: 32, Sha256: 64 };
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
 
 /** `code` is `"1000"` in pushes and `500` (a number) in the "no upgrade" answer (P24). */
 export function otaCode(msg: Record<string, unknown>): string | undefined {
