@@ -4,11 +4,15 @@ import { createLogger } from "./ops/logger.js";
 import { OpsServer } from "./ops/http.js";
 import { SystemdNotifier } from "./ops/systemd.js";
 import { Gateway } from "./daemon/gateway.js";
-import { health, status } from "./daemon/status.js";
+import { statusPage } from "./daemon/status-page.js";
+import { LogRing } from "./ops/log-ring.js";
+import { accessWarning } from "./ops/access.js";
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. A second signal exits at once. */
 export async function runDaemon(cfg: BootstrapConfig): Promise<number> {
-  const logger = createLogger(cfg.log.level);
+  // The last warnings and errors, for the status page.
+  const logRing = new LogRing(50);
+  const logger = createLogger(cfg.log.level, undefined, logRing);
   const notifier = new SystemdNotifier(logger);
   const gw = new Gateway(cfg, logger);
   let ops: OpsServer | undefined;
@@ -53,7 +57,9 @@ export async function runDaemon(cfg: BootstrapConfig): Promise<number> {
   const unhealthyMs = cfg.http.unhealthyAfterSeconds * 1000;
   notifier.startWatchdog(() => gw.link !== undefined);
   if (cfg.http.listen) {
-    ops = new OpsServer(cfg.http.listen, { health: () => health(gw, unhealthyMs), status: () => status(gw), metrics: () => gw.metrics.render() }, logger);
+    const warning = accessWarning(cfg.http);
+    if (warning) logger.warn({ listen: cfg.http.listen }, warning);
+    ops = new OpsServer(cfg.http.listen, statusPage(gw, unhealthyMs, logRing).handlers, logger, { token: cfg.http.token });
     try {
       await ops.start();
     } catch (err) {

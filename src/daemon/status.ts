@@ -2,6 +2,7 @@
 import type { Gateway } from "./gateway.js";
 import type { SessionStatus } from "../cloud/aliyun/subdevices.js";
 import { packageVersion } from "../ops/version.js";
+import type { TslDocument } from "../things/tsl-types.js";
 
 export interface Health {
   ok: boolean;
@@ -47,6 +48,7 @@ export function status(gw: Gateway): Record<string, unknown> {
       host: gw.cfg.mqtt.host,
       port: gw.cfg.mqtt.port,
       tls: gw.cfg.mqtt.tls,
+      platform: gw.cfg.gateway.platform ?? "aliyun",
       downSince: iso(gw.link.downSince),
       connects: gw.link.counters.connects,
       disconnects: gw.link.counters.disconnects,
@@ -59,6 +61,7 @@ export function status(gw: Gateway): Record<string, unknown> {
       devices: cfg.devices,
       warnings: cfg.warnings,
       lastError: cfg.lastError ? { ...cfg.lastError, at: iso(cfg.lastError.at) } : null,
+      failing: gw.configs.failing,
     },
     channels: (gw.configs.config?.channels ?? []).map((c) => {
       const s = channelsById.get(c.serverId);
@@ -67,6 +70,7 @@ export function status(gw: Gateway): Record<string, unknown> {
         serverId: c.serverId, name: c.name, protocol: c.protocol,
         up: ch?.up ?? s?.up ?? false, reason: ch?.reason ?? gw.field.channelErrors()[c.serverId] ?? null,
         requests: s?.requests ?? 0, errors: s?.errors ?? 0, timeouts: s?.timeouts ?? 0, lastPollMs: s?.lastPollMs ?? 0,
+        busUtilisation: s?.busUtilisation ?? 0,
       };
     }),
     subDevices: devices.map((d) => {
@@ -79,11 +83,25 @@ export function status(gw: Gateway): Record<string, unknown> {
         values: Object.fromEntries([...gw.things.latest(d.key)].map(([k, v]) => [k, v.value])),
       };
     }),
+    units: unitsOf(gw.configs.config?.products ?? {}),
     outbox: {
       depth: outbox.depth, bytes: outbox.bytes, oldestAgeSeconds: Math.round(outbox.oldestAgeMs / 1000),
       inFlight: outbox.inFlight, writable: outbox.writable,
     },
   };
+}
+
+/** productKey -> property identifier -> unit, for the properties whose thing model names one. */
+function unitsOf(products: Record<string, TslDocument>): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const [pk, tsl] of Object.entries(products)) {
+    for (const p of tsl.properties ?? []) {
+      const specs = p.dataType?.specs as { unit?: unknown; unitName?: unknown } | undefined;
+      const unit = typeof specs?.unit === "string" && specs.unit ? specs.unit : undefined;
+      if (unit) (out[pk] ??= {})[p.identifier] = unit;
+    }
+  }
+  return out;
 }
 
 /** Every session state, so that each series exists from the start (the compiler checks the list is complete). */

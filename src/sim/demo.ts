@@ -15,7 +15,8 @@ import { createLogger } from "../ops/logger.js";
 import { Gateway } from "../daemon/gateway.js";
 import { loadNodeOpcua } from "../field/opcua/ua.js";
 import { OpsServer } from "../ops/http.js";
-import { health, status } from "../daemon/status.js";
+import { statusPage } from "../daemon/status-page.js";
+import { LogRing } from "../ops/log-ring.js";
 
 export interface DemoOptions {
   /** host:port of the status endpoint (default 127.0.0.1:9180; "off" disables it). */
@@ -68,7 +69,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   const mover = setInterval(move, 500);
   // node-opcua loads quietly through the driver's loader (its warnings go to the log file, not the terminal).
   const logFile = join(dir, "fieldbridge.log");
-  const logger = createLogger("info", createWriteStream(logFile, { flags: "a" }));
+  const logRing = new LogRing(50);
+  const logger = createLogger("info", createWriteStream(logFile, { flags: "a" }), logRing);
   await loadNodeOpcua(logger);
   const { startOpcuaSimulator } = await import("./opcua/index.js");
   const opcua = await startOpcuaSimulator({
@@ -104,7 +106,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   let ops: OpsServer | undefined;
   const listen = opts.http ?? "127.0.0.1:9180";
   if (listen !== "off") {
-    ops = new OpsServer(listen, { health: () => health(gw, 300_000), status: () => status(gw), metrics: () => gw.metrics.render() }, logger);
+    ops = new OpsServer(listen, statusPage(gw, 300_000, logRing).handlers, logger);
     await ops.start().catch((err: Error) => {
       out(`status endpoint not started (${err.message})\n`);
       ops = undefined;
@@ -115,7 +117,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   await emu.waitFor(() => gw.link.connected, 15_000);
   const pushed = await emu.pushConfig(DEMO_GATEWAY, demoGatewayConfig(modbus.port, opcua.endpointUrl));
   out(`gateway config pushed: reply code ${pushed.reply?.code ?? "none"}${pushed.reply?.message ? ` (${pushed.reply.message})` : ""}\n`);
-  if (ops) out(`status: http://${listen}/status   metrics: http://${listen}/metrics\n`);
+  if (ops) out(`status page: http://${listen}/   status: http://${listen}/status   metrics: http://${listen}/metrics\n`);
 
   const render = () => {
     const accepted = emu.accepted.properties;
