@@ -21,13 +21,15 @@ export function statusPage(gw: Gateway, unhealthyAfterMs: number, logs: LogRing,
   }, historyIntervalMs);
   history.start();
   const doc = () => status(gw);
+  const now = () => ({ t: Date.now(), outboxDepth: gw.store.outbox.stats().depth, valuesPerSecond: history.valuesPerSecond() });
   return {
     history,
     handlers: {
       health: () => health(gw, unhealthyAfterMs),
       status: doc,
       metrics: () => gw.metrics.render(),
-      view: viewSource(doc, () => ({ history: history.history(), rates: (id) => history.channelRates(id), logs: logs.records() })),
+      // The hour's points and, last, the current one: the chart moves before the first point is taken.
+      view: viewSource(doc, () => ({ history: [...history.history(), now()], rates: (id) => history.channelRates(id), logs: logs.records() })),
     },
     stop: () => history.stop(),
   };

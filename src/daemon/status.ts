@@ -50,6 +50,7 @@ export function status(gw: Gateway): Record<string, unknown> {
       tls: gw.cfg.mqtt.tls,
       platform: gw.cfg.gateway.platform ?? "aliyun",
       downSince: iso(gw.link.downSince),
+      connectedSince: iso(gw.link.connectedSince),
       connects: gw.link.counters.connects,
       disconnects: gw.link.counters.disconnects,
     },

@@ -106,7 +106,7 @@ function cloudPart(doc: Doc) {
   return {
     platform: String(conn["platform"] ?? "aliyun"),
     connected,
-    since: connected ? null : isoOf(conn["downSince"]),
+    since: connected ? isoOf(conn["connectedSince"]) : isoOf(conn["downSince"]),
     downSince: isoOf(conn["downSince"]),
     endpoint: conn["host"] ? `${conn["host"]}:${conn["port"]}${conn["tls"] ? " (TLS)" : ""}` : null,
     counters: { connects: num(conn["connects"]), disconnects: num(conn["disconnects"]) },

@@ -93,6 +93,11 @@ export class AlinkConnection extends EventEmitter<Events> {
     return this.isConnected ? 0 : this.lastDisconnectAt;
   }
 
+  /** Epoch ms since when the link has been up (0 while down). */
+  get connectedSince(): number {
+    return this.isConnected ? this.connectedAt : 0;
+  }
+
   get gateway(): Identity {
     return { productKey: this.o.gateway.productKey, deviceName: this.o.gateway.deviceName };
   }

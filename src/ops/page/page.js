@@ -53,7 +53,7 @@ function fmtNum(v, digits = 2) {
 }
 
 function fmtValue(v) {
-  if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(Number(v.toFixed(Math.abs(v) >= 1000 ? 1 : 3)));
   if (typeof v === "string") return v;
   return JSON.stringify(v);
 }
@@ -125,7 +125,9 @@ function renderChart(history) {
   const W = 360, H = 100;
   const maxDepth = Math.max(1, ...history.map((h) => h.outboxDepth));
   const maxRate = Math.max(1, ...history.map((h) => h.valuesPerSecond));
-  const x = (t) => Math.max(0, W - ((now - t) / 3_600_000) * W);
+  // The hour once it is full; before, the time since the first point (at least 5 min), so early data is readable.
+  const span = Math.min(3_600_000, Math.max(300_000, history.length ? now - history[0].t : 0));
+  const x = (t) => Math.max(0, W - ((now - t) / span) * W);
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   svg.setAttribute("preserveAspectRatio", "none");
@@ -143,9 +145,9 @@ function renderChart(history) {
   }
   const last = history[history.length - 1];
   const legend = el("div", { class: "legend" },
-    el("span", {}, el("i", { style: "background:#2563eb" }), `outbox depth (max ${maxDepth})`),
-    el("span", {}, el("i", { style: "background:#16a34a" }), `values/s (now ${last ? fmtNum(last.valuesPerSecond, 1) : "—"}, max ${fmtNum(maxRate, 1)})`),
-    el("span", { class: "muted" }, history.length > 1 ? "last hour" : "collecting (one point every 10 s)"));
+    el("span", {}, el("i", { class: "depth" }), `outbox depth (max ${maxDepth})`),
+    el("span", {}, el("i", { class: "rate" }), `values/s (now ${last ? fmtNum(last.valuesPerSecond, 1) : "—"}, max ${fmtNum(maxRate, 1)})`),
+    el("span", { class: "muted" }, history.length > 2 ? `last ${Math.round(span / 60000)} min` : "collecting (a point every 10 s)"));
   box.replaceChildren(svg, legend);
 }
 
