@@ -15,8 +15,11 @@ export interface OpsHandlers {
   health(): { ok: boolean; reason?: string };
   status(): unknown;
   metrics(): string;
-  /** The status page's picture for one device filter and page; without it the page is not served. */
-  view?(q: ViewQuery): unknown;
+  /**
+   * The status page's picture for one device filter and page; without it the page is not served. `shared`: for an
+   * event stream, where a picture a fraction of a second old may be reused across open pages.
+   */
+  view?(q: ViewQuery, shared?: boolean): unknown;
 }
 
 export interface OpsOptions {
@@ -194,7 +197,7 @@ export class OpsServer {
     this.streams.add(res);
     const push = () => {
       try {
-        res.write(`data: ${JSON.stringify(this.h.view!(q))}\n\n`);
+        res.write(`data: ${JSON.stringify(this.h.view!(q, true))}\n\n`);
       } catch (err) {
         this.logger.warn({ path: "/events", err: (err as Error).message }, "status endpoint error");
         res.destroy();

@@ -196,12 +196,15 @@ export function buildView(doc: Doc, query: ViewQuery, extras: ViewExtras) {
 
 export type PageView = ReturnType<typeof buildView>;
 
-/** Serves views from one status document per `maxAgeMs`: several open pages cost one status build per second. */
-export function viewSource(status: () => Doc, extras: () => ViewExtras, maxAgeMs = 500): (q: ViewQuery) => PageView {
+/**
+ * Views for event streams share one status document per `maxAgeMs` (several open pages cost one status build per
+ * second); a single request (`fieldbridge status`, polling) always gets a fresh one.
+ */
+export function viewSource(status: () => Doc, extras: () => ViewExtras, maxAgeMs = 500): (q: ViewQuery, shared?: boolean) => PageView {
   let cached: { at: number; doc: Doc } | undefined;
-  return (q) => {
+  return (q, shared = false) => {
     const now = Date.now();
-    if (!cached || now - cached.at > maxAgeMs) cached = { at: now, doc: status() };
+    if (!shared || !cached || now - cached.at > maxAgeMs) cached = { at: now, doc: status() };
     return buildView(cached.doc, q, extras());
   };
 }
