@@ -142,7 +142,10 @@ export class OpsServer {
       } else if (path === "/metrics") {
         send(res, 200, "text/plain; version=0.0.4; charset=utf-8", this.h.metrics());
       } else if (page && ASSETS[path]) {
-        send(res, 200, ASSETS[path]!.type, asset(ASSETS[path]!.file), PAGE_HEADERS);
+        let body = asset(ASSETS[path]!.file);
+        // The page offers "sign out" only where there is a session.
+        if (path === "/" && this.opts.token) body = body.replace("<body>", '<body data-signin="1">');
+        send(res, 200, ASSETS[path]!.type, body, PAGE_HEADERS);
       } else if (page && path === "/api/view") {
         send(res, 200, JSON_TYPE, JSON.stringify(this.h.view!(parseViewQuery(url.searchParams))) + "\n");
       } else if (page && path === "/events") {

@@ -119,36 +119,46 @@ function polyline(points, color) {
   return pl;
 }
 
-function renderChart(history) {
-  const box = $("chart");
-  const now = Date.now();
-  const W = 360, H = 100;
-  const maxDepth = Math.max(1, ...history.map((h) => h.outboxDepth));
-  const maxRate = Math.max(1, ...history.map((h) => h.valuesPerSecond));
-  // The hour once it is full; before, the time since the first point (at least 5 min), so early data is readable.
-  const span = Math.min(3_600_000, Math.max(300_000, history.length ? now - history[0].t : 0));
-  const x = (t) => Math.max(0, W - ((now - t) / span) * W);
+/** A "nice" upper bound for an axis: 1, 2 or 5 times a power of ten, at least `floor`. */
+function niceMax(v, floor) {
+  const m = Math.max(v, floor);
+  const p = 10 ** Math.floor(Math.log10(m));
+  return [1, 2, 5, 10].map((f) => f * p).find((n) => n >= m);
+}
+
+function sparkline(history, read, max, color, span, now) {
+  const W = 360, H = 56;
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   svg.setAttribute("preserveAspectRatio", "none");
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "outbox depth and values per second over the last hour");
-  for (const f of [0.25, 0.5, 0.75]) {
+  const x = (t) => Math.max(0, W - ((now - t) / span) * W);
+  for (const f of [0, 0.5, 1]) {
     const g = document.createElementNS(SVG, "line");
-    g.setAttribute("x1", "0"); g.setAttribute("x2", String(W)); g.setAttribute("y1", String(H * f)); g.setAttribute("y2", String(H * f));
+    const y = 1 + f * (H - 2);
+    g.setAttribute("x1", "0"); g.setAttribute("x2", String(W)); g.setAttribute("y1", String(y)); g.setAttribute("y2", String(y));
     g.setAttribute("stroke", "#e3e6eb"); g.setAttribute("vector-effect", "non-scaling-stroke");
     svg.append(g);
   }
-  if (history.length > 1) {
-    svg.append(polyline(history.map((h) => [x(h.t), H - 2 - (h.valuesPerSecond / maxRate) * (H - 6)]), "#16a34a"));
-    svg.append(polyline(history.map((h) => [x(h.t), H - 2 - (h.outboxDepth / maxDepth) * (H - 6)]), "#2563eb"));
-  }
+  if (history.length > 1) svg.append(polyline(history.map((h) => [x(h.t), H - 1 - (read(h) / max) * (H - 2)]), color));
+  return svg;
+}
+
+function renderChart(history) {
+  const box = $("chart");
+  const now = Date.now();
+  // The hour once it is full; before, the time since the first point (at least 5 min), so early data is readable.
+  const span = Math.min(3_600_000, Math.max(300_000, history.length ? now - history[0].t : 0));
   const last = history[history.length - 1];
-  const legend = el("div", { class: "legend" },
-    el("span", {}, el("i", { class: "depth" }), `outbox depth (max ${maxDepth})`),
-    el("span", {}, el("i", { class: "rate" }), `values/s (now ${last ? fmtNum(last.valuesPerSecond, 1) : "—"}, max ${fmtNum(maxRate, 1)})`),
-    el("span", { class: "muted" }, history.length > 2 ? `last ${Math.round(span / 60000)} min` : "collecting (a point every 10 s)"));
-  box.replaceChildren(svg, legend);
+  const depthMax = niceMax(Math.max(0, ...history.map((h) => h.outboxDepth)), 10);
+  const rateMax = niceMax(Math.max(0, ...history.map((h) => h.valuesPerSecond)), 1);
+  const label = (cls, text, scale) => el("div", { class: "legend" }, el("span", {}, el("i", { class: cls }), text), el("span", { class: "muted" }, `scale 0–${scale}`));
+  const minutes = Math.round(span / 60000);
+  box.replaceChildren(
+    label("rate", `values/s: now ${last ? fmtNum(last.valuesPerSecond, 1) : "—"}`, rateMax),
+    sparkline(history, (h) => h.valuesPerSecond, rateMax, "#16a34a", span, now),
+    label("depth", `outbox depth: now ${last ? last.outboxDepth : "—"}`, depthMax),
+    sparkline(history, (h) => h.outboxDepth, depthMax, "#2563eb", span, now),
+    el("div", { class: "axis muted" }, el("span", {}, `−${minutes} min`), el("span", {}, history.length > 2 ? "now" : "now (collecting: a point every 10 s)")));
 }
 
 function renderConfig(p) {
@@ -277,6 +287,8 @@ setInterval(() => {
 }, 1000);
 
 document.addEventListener("DOMContentLoaded", () => {
+  // The server marks the page when http.token is set: only then is there a session to end.
+  $("logout").hidden = document.body.dataset.signin !== "1";
   let debounce = null;
   $("search").addEventListener("input", (e) => {
     clearTimeout(debounce);
