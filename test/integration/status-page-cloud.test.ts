@@ -89,6 +89,7 @@ test("the cloud part: platform, down since, connections and devices counted by s
   assert.match(notOnline, /meter-1234 \(refused: bad credentials\)/);
   assert.match(await page.getByTestId("health").innerText(), /unhealthy: cloud unreachable/);
   assert.match(await page.getByTestId("logs").innerText(), /cloud connection lost/);
+  assert.equal(await page.locator("#logout").isVisible(), false, "no token, no sign-out");
   const ch = await page.locator('#channels tr[data-server-id="RTU1"]').innerText();
   assert.match(ch, /rs485-a[\s\S]*modbus-rtu[\s\S]*up\s+1\.2\s+0\.10\s+0\s+850 ms\s+63 %/);
 });

@@ -195,8 +195,10 @@ test("in Chromium: sign in, then the cloud connected, every channel and every de
   assert.match(await page.locator(`#devices tr[data-device="${keys[1]}"]`).innerText(), /4321 kWh/);
   assert.match(await page.getByTestId("device-counts").innerText(), /online 2/);
   assert.match(await page.getByTestId("outbox").innerText(), /Depth\s+\d+ messages/);
-  assert.equal(await page.locator("#chart svg").count(), 1);
+  assert.equal(await page.locator("#chart svg").count(), 2, "values/s and outbox depth");
+  assert.match(await page.getByTestId("chart").innerText(), /values\/s: now [\d.]+[\s\S]*outbox depth: now \d+/);
   assert.match(await page.getByTestId("config").innerText(), /2 channels, 2 devices[\s\S]*applied/);
+  assert.equal(await page.locator("#logout").isVisible(), true, "a session to end");
 });
 
 test("a value changed in the simulator appears on the page within 3 s, without a reload", async () => {
