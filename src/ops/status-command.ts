@@ -118,6 +118,10 @@ export function render(p: PageView): string {
     out.push(`         ${cfg.rejected ? "REJECTED (the previous config still runs)" : "last rejected"} ${e.at ?? ""}: ${e.stage ? `${e.stage}: ` : ""}${e.message}`);
     for (const pr of e.problems) out.push(`           - ${pr}`);
   }
+  const fw = p.firmware as { version?: string; upgrading?: { version: string; phase?: string; step?: string }; installed?: string } | null;
+  if (fw?.upgrading || fw?.installed) {
+    out.push(`Firmware ${fw.version ?? ""}${fw.upgrading ? `, upgrading to ${fw.upgrading.version} (${[fw.upgrading.phase, fw.upgrading.step].filter(Boolean).join(", ")})` : ""}${fw.installed ? `, ${fw.installed} installed, waiting for the restart` : ""}`);
+  }
   const o = (p.outbox ?? {}) as { depth?: number; bytes?: number; oldestAgeSeconds?: number; inFlight?: number; writable?: boolean };
   const last = p.history[p.history.length - 1];
   out.push(`Outbox   ${o.depth ?? 0} messages (${Math.round((o.bytes ?? 0) / 1024)} KiB), oldest ${o.depth ? duration(o.oldestAgeSeconds ?? 0) : "-"}, in flight ${o.inFlight ?? 0}${o.writable === false ? ", WRITES FAILING" : ""}${last ? `, ${fix(last.valuesPerSecond)} values/s` : ""}`, "");

@@ -93,7 +93,12 @@ function renderCloud(p) {
   }
   const d = p.devices;
   rows.push(["Devices", `${d.online} of ${d.total} online`]);
-  if (p.firmware && p.firmware.version) rows.push(["Firmware", `${p.firmware.version}${p.firmware.state ? ` (${p.firmware.state})` : ""}`]);
+  const fw = p.firmware;
+  if (fw && fw.version) {
+    const up = fw.upgrading ? `, upgrading to ${fw.upgrading.version} (${[fw.upgrading.phase, fw.upgrading.step].filter(Boolean).join(", ")})` : "";
+    const inst = fw.installed ? `, ${typeof fw.installed === "object" ? fw.installed.version ?? "" : fw.installed} installed, waiting for the restart` : "";
+    rows.push(["Firmware", `${fw.version}${up}${inst}`]);
+  }
   body.replaceChildren(dl(rows));
 }
 
