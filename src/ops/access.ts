@@ -63,7 +63,7 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
 export function loginPage(message?: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>fieldbridge — sign in</title><link rel="stylesheet" href="/page.css"></head>
+<title>fieldbridge — sign in</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/page.css"></head>
 <body class="login"><main><h1>fieldbridge</h1>
 <form method="post" action="/login">
 <label for="token">Access token (http.token of the gateway's config)</label>

@@ -54,6 +54,7 @@ function doc(): Record<string, unknown> {
 let ops: OpsServer;
 let browser: Browser;
 let page: Page;
+const pageErrors: string[] = [];
 
 before(async () => {
   const ring = new LogRing(50);
@@ -65,6 +66,9 @@ before(async () => {
   await ops.start();
   browser = await launchChromium();
   page = await (await browser.newContext()).newPage();
+  // Script errors and Content-Security-Policy violations both surface here.
+  page.on("console", (m) => (m.type() === "error" ? pageErrors.push(m.text()) : undefined));
+  page.on("pageerror", (e) => pageErrors.push(e.message));
   await page.goto(`http://127.0.0.1:${ops.port}/`);
   await page.locator("#devices tr[data-device]").first().waitFor({ timeout: 10_000 });
 });
@@ -129,4 +133,8 @@ test("text from the cloud is shown as text, never run as markup", async () => {
   assert.match(await page.locator("#devices tr[data-device]").innerText(), /x<img src=x onerror="window\.pwned=1">/);
   assert.equal(await page.locator("#devices img").count(), 0);
   assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
+});
+
+test("the page ran without a script error or a Content-Security-Policy violation", () => {
+  assert.deepEqual(pageErrors, []);
 });
