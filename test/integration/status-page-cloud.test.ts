@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The status page in headless Chromium with a per-device platform and 1,500 devices: the `cloud` object of the
  * status document (PlatformStatus) is shown with counts by state and the connections and devices not online; the

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The technician's view against a running `fieldbridge run` with http.token set: the status page in headless
  * Chromium (cloud connected, every channel and device, a simulator change live within 3 s, a rejected config push
@@ -91,7 +92,7 @@ function tslWithUnits(): TslDocument {
   return tsl;
 }
 
-function document(opcuaPort: number): Record<string, unknown> {
+function gatewayDoc(opcuaPort: number): Record<string, unknown> {
   const doc = modbusDoc({ devices: 2, points: 2, port: sim.port, pollingTime: 200 });
   doc["tslList"] = [tslWithUnits()];
   (doc["serverList"] as unknown[]).push({
@@ -133,7 +134,7 @@ before(async () => {
   daemon = new DaemonProcess(["run", "--config", rig.configFile]);
   await daemon.waitForLog((l) => l["msg"] === "status endpoint listening", 20_000);
   await daemon.waitForLog((l) => l["msg"] === "connected to cloud", 15_000);
-  goodDoc = document(await freePort());
+  goodDoc = gatewayDoc(await freePort());
   const push = await emu.pushConfig(GATEWAY, goodDoc);
   assert.equal(push.reply.code, 200, push.reply.message);
   await emu.waitFor(() => emu.onlineSessions(GATEWAY).length === 2, 15_000, "two sub-device sessions");

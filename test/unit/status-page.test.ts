@@ -306,8 +306,7 @@ test("/events streams the picture every interval for one filter and page; /api/v
 
 test("the terminal table: aligned columns, health first, the devices not online with their reason", () => {
   assert.equal(table(["A", "NUM"], [["xyz", "1"], ["q", "100"]], new Set([1])), "A    NUM\n---  ---\nxyz    1\nq    100\n");
-  const doc = legacyDoc(120);
-  doc.health = { ok: false, reason: "gateway config not applied: bad" };
+  const doc = { ...legacyDoc(120), health: { ok: false, reason: "gateway config not applied: bad" } };
   const text = render(buildView(doc, parseViewQuery(new URLSearchParams("size=50")), noExtras));
   assert.match(text, /^fieldbridge 1\.2\.3 {2}pkGw\/gw-1 {2}up 90 s\nUNHEALTHY: gateway config not applied: bad\n/);
   assert.match(text, /Cloud {4}aliyun: connected since 2026-01-01T00:00:00\.000Z/);
