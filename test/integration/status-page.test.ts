@@ -268,6 +268,7 @@ test("a rejected config push appears on the page with its problems and in the wa
   assert.match(text, /NO-SUCH-CHANNEL/);
   await page.waitForFunction(() => /unhealthy: gateway config not applied/.test(document.getElementById("health")?.textContent ?? ""), undefined, { timeout: 3000 });
   await page.waitForFunction(() => (document.getElementById("logs")?.textContent ?? "").includes("warn"), undefined, { timeout: 3000 });
+  assert.deepEqual(secretsIn(await page.content(), allSecrets()), [], "the problems and warnings shown hold no secret");
 
   const r = await runCli(["status", "--config", rig.configFile], { timeoutMs: 10_000 });
   assert.equal(r.code, 1, r.stderr + r.stdout);
