@@ -1,16 +1,17 @@
-// Copies non-TypeScript assets (JSON Schema files) next to the compiled code.
+// Copies non-TypeScript assets next to the compiled code: JSON Schema files, and the status page (src/ops/page).
 import { cpSync, existsSync, readdirSync, statSync, mkdirSync, chmodSync } from "node:fs";
 import { join, dirname } from "node:path";
 
-function walk(dir, out = []) {
+function walk(dir, keep, out = []) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) walk(p, out);
-    else if (name.endsWith(".json")) out.push(p);
+    if (statSync(p).isDirectory()) walk(p, keep, out);
+    else if (keep(p)) out.push(p);
   }
   return out;
 }
-for (const src of walk("src")) {
+const asset = (p) => p.endsWith(".json") || (p.startsWith(join("src", "ops", "page")) && /\.(html|css|js)$/.test(p));
+for (const src of walk("src", asset)) {
   const dst = join("dist", src.slice("src/".length));
   mkdirSync(dirname(dst), { recursive: true });
   cpSync(src, dst);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** fieldbridge command line (operator-interface.md): run, demo, check, --version, --help. */
+/** fieldbridge command line (operator-interface.md): run, demo, check, status, --version, --help. */
 import { readFileSync, existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +17,9 @@ Usage:
   fieldbridge check [--config <file>] [--gateway-config <file>]
                                                             validate a bootstrap config and, optionally, a
                                                             gateway config document, without connecting anywhere
+  fieldbridge status [--config <file>]                      ask the running daemon (http.listen of the config) and
+                                                            print its status; exit 0 healthy, 1 unhealthy,
+                                                            2 daemon not reachable
   fieldbridge demo [--platform <name>] [--http <host:port>]  everything local: broker, the platform's cloud emulator
                                                             (aliyun, tencent, huawei, lierda; default aliyun),
                                                             Modbus TCP and OPC UA simulators; live data (Ctrl-C stops)
@@ -24,7 +27,7 @@ Usage:
   fieldbridge --help                                        this text
 
 --config defaults to $FIELDBRIDGE_CONFIG, else ${DEFAULT_CONFIG}.
-Exit codes: 0 success; 1 invalid config or fatal error; 2 usage error.
+Exit codes: 0 success; 1 invalid config or fatal error; 2 usage error (status: see above).
 `;
 
 interface Args {
@@ -79,6 +82,10 @@ async function check(args: Args): Promise<number> {
       bootstrap = loaded.config;
       process.stdout.write(`${file}: valid bootstrap config for platform ${bootstrap.gateway.platform}\n`);
       for (const w of loaded.warnings) process.stdout.write(`${w.path}: warning: ${w.message}\n`);
+      // Printed, not failed: a gateway on a closed plant network may serve its status openly on purpose.
+      const { accessWarning } = await import("./ops/access.js");
+      const warning = accessWarning(bootstrap.http);
+      if (warning) process.stdout.write(`warning: ${warning}\n`);
     } catch (err) {
       failed = true;
       if (err instanceof ConfigError) for (const p of err.problems) process.stdout.write(`${p.path}: ${p.message}\n`);
@@ -107,6 +114,21 @@ async function run(args: Args): Promise<number> {
   }
   const { runDaemon } = await import("./daemon.js");
   return runDaemon(cfg, warnings);
+}
+
+async function status(args: Args): Promise<number> {
+  allowOnly(args, ["config"]);
+  const file = configPath(args);
+  let cfg: BootstrapConfig;
+  try {
+    cfg = loadBootstrapWithWarnings(file).config;
+  } catch (err) {
+    const msg = err instanceof ConfigError ? `invalid config ${file}: ${err.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}` : (err as Error).message;
+    process.stderr.write(`fieldbridge: ${msg}; cannot tell where the daemon listens\n`);
+    return 2;
+  }
+  const { statusCommand } = await import("./ops/status-command.js");
+  return statusCommand(cfg, file, process.stdout, process.stderr);
 }
 
 async function demo(args: Args): Promise<number> {
@@ -144,6 +166,8 @@ export async function main(argv: string[]): Promise<number> {
         return await run(args);
       case "check":
         return await check(args);
+      case "status":
+        return await status(args);
       case "demo":
         return await demo(args);
       case undefined:

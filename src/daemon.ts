@@ -4,11 +4,15 @@ import { createLogger } from "./ops/logger.js";
 import { OpsServer } from "./ops/http.js";
 import { SystemdNotifier } from "./ops/systemd.js";
 import { Gateway } from "./core/gateway.js";
-import { health, status } from "./core/status.js";
+import { statusPage } from "./core/status-page.js";
+import { LogRing } from "./ops/log-ring.js";
+import { accessWarning } from "./ops/access.js";
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. A second signal exits at once. */
 export async function runDaemon(cfg: BootstrapConfig, configWarnings: ConfigProblem[] = []): Promise<number> {
-  const logger = createLogger(cfg.log.level);
+  // The last warnings and errors, for the status page.
+  const logRing = new LogRing(50);
+  const logger = createLogger(cfg.log.level, undefined, logRing);
   for (const w of configWarnings) logger.warn({ key: w.path }, `bootstrap config: ${w.message}`);
   const notifier = new SystemdNotifier(logger);
   const gw = new Gateway(cfg, logger);
@@ -53,7 +57,9 @@ export async function runDaemon(cfg: BootstrapConfig, configWarnings: ConfigProb
   }
   notifier.startWatchdog(() => gw.cloud !== undefined);
   if (cfg.http.listen) {
-    ops = new OpsServer(cfg.http.listen, { health: () => health(gw), status: () => status(gw), metrics: () => gw.metrics.render() }, logger);
+    const warning = accessWarning(cfg.http);
+    if (warning) logger.warn({ listen: cfg.http.listen }, warning);
+    ops = new OpsServer(cfg.http.listen, statusPage(gw, gw.metrics, logRing).handlers, logger, { token: cfg.http.token });
     try {
       await ops.start();
     } catch (err) {

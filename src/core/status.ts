@@ -1,5 +1,6 @@
 /** What the local status endpoint shows: health and a status document (never a secret). */
 import type { GatewayView } from "./view.js";
+import type { TslDocument } from "../things/tsl-types.js";
 
 export interface Health {
   ok: boolean;
@@ -51,7 +52,9 @@ export function status(gw: GatewayView): Record<string, unknown> {
       host: gw.endpoint.host,
       port: gw.endpoint.port,
       tls: gw.endpoint.tls,
+      platform: cloud.platform,
       downSince: iso(cloud.downSince),
+      connectedSince: cloud.connected ? iso(gwRoute?.since) : null,
       connects: cloud.counters["connects"] ?? 0,
       disconnects: gwRoute?.reconnects ?? 0,
     },
@@ -69,6 +72,7 @@ export function status(gw: GatewayView): Record<string, unknown> {
       devices: cfg.devices,
       warnings: cfg.warnings,
       lastError: cfg.lastError ? { ...cfg.lastError, at: iso(cfg.lastError.at) } : null,
+      failing: gw.configFailing(),
     },
     channels: (applied?.channels ?? []).map((c) => {
       const s = channelsById.get(c.serverId);
@@ -90,9 +94,23 @@ export function status(gw: GatewayView): Record<string, unknown> {
         values: Object.fromEntries([...gw.latest(d.key)].map(([k, v]) => [k, v.value])),
       };
     }),
+    units: unitsOf(applied?.products ?? {}),
     outbox: {
       depth: outbox.depth, bytes: outbox.bytes, oldestAgeSeconds: Math.round(outbox.oldestAgeMs / 1000),
       inFlight: outbox.inFlight, writable: outbox.writable,
     },
   };
+}
+
+/** productKey -> property identifier -> unit, for the properties whose thing model names one. */
+function unitsOf(products: Record<string, TslDocument>): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const [pk, tsl] of Object.entries(products)) {
+    for (const p of tsl.properties ?? []) {
+      const specs = p.dataType?.specs as { unit?: unknown } | undefined;
+      const unit = typeof specs?.unit === "string" && specs.unit ? specs.unit : undefined;
+      if (unit) (out[pk] ??= {})[p.identifier] = unit;
+    }
+  }
+  return out;
 }

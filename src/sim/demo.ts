@@ -16,7 +16,8 @@ import { createLogger } from "../ops/logger.js";
 import { Gateway } from "../core/gateway.js";
 import { loadNodeOpcua } from "../field/opcua/ua.js";
 import { OpsServer } from "../ops/http.js";
-import { health, status } from "../core/status.js";
+import { statusPage } from "../core/status-page.js";
+import { LogRing } from "../ops/log-ring.js";
 
 export interface DemoOptions {
   /** host:port of the status endpoint (default 127.0.0.1:9180; "off" disables it). */
@@ -72,7 +73,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   const mover = setInterval(move, 500);
   // node-opcua loads quietly through the driver's loader (its warnings go to the log file, not the terminal).
   const logFile = join(dir, "fieldbridge.log");
-  const logger = createLogger("info", createWriteStream(logFile, { flags: "a" }));
+  const logRing = new LogRing(50);
+  const logger = createLogger("info", createWriteStream(logFile, { flags: "a" }), logRing);
   await loadNodeOpcua(logger);
   const { startOpcuaSimulator } = await import("./opcua/index.js");
   const opcua = await startOpcuaSimulator({
@@ -109,7 +111,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   let ops: OpsServer | undefined;
   const listen = opts.http ?? "127.0.0.1:9180";
   if (listen !== "off") {
-    ops = new OpsServer(listen, { health: () => health(gw), status: () => status(gw), metrics: () => gw.metrics.render() }, logger);
+    ops = new OpsServer(listen, statusPage(gw, gw.metrics, logRing).handlers, logger);
     await ops.start().catch((err: Error) => {
       out(`status endpoint not started (${err.message})\n`);
       ops = undefined;
@@ -133,7 +135,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       await new Promise((r) => setTimeout(r, 300));
     }
   }
-  if (ops) out(`status: http://${listen}/status   metrics: http://${listen}/metrics\n`);
+  if (ops) out(`status page: http://${listen}/   status: http://${listen}/status   metrics: http://${listen}/metrics\n`);
 
   const render = () => {
     const accepted = world.accepted();

@@ -40,7 +40,7 @@ export interface BootstrapConfig {
   field: { modbusTimeoutMs: number; modbusRetries: number; modbusMaxGap: number; modbusTcpInFlight: number; opcuaSamplingMs: number };
   download: { caFile?: string; allowHttp: boolean; maxBytes: number; timeoutSeconds: number };
   telemetry: { intervalSeconds: number };
-  http: { listen?: string; unhealthyAfterSeconds: number };
+  http: { listen?: string; unhealthyAfterSeconds: number; token?: string };
   ota: { installCommand?: string[]; maxBytes: number };
   log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
 }
