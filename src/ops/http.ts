@@ -1,6 +1,7 @@
 /** Local status endpoint (http.listen): GET /healthz, GET /status (JSON, no secrets), GET /metrics (Prometheus). */
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
+import { parseHostPort } from "../config/host-port.js";
 
 export interface OpsHandlers {
   health(): { ok: boolean; reason?: string };
@@ -8,13 +9,14 @@ export interface OpsHandlers {
   metrics(): string;
 }
 
-/** `host:port`, `[v6]:port`; the schema of http.listen has checked the shape already. */
+/**
+ * `host:port`, `[v6]:port`: the same rules as the bootstrap check of http.listen (src/config/host-port.ts),
+ * except that port 0 (an ephemeral port, read back through `port`) is allowed here.
+ */
 export function parseListen(listen: string): { host: string; port: number } {
-  const i = listen.lastIndexOf(":");
-  const host = listen.slice(0, i).replace(/^\[(.*)\]$/, "$1");
-  const port = Number(listen.slice(i + 1));
-  if (i <= 0 || !host || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`http.listen: expected host:port, got "${listen}"`);
-  return { host, port };
+  const r = parseHostPort(listen, { minPort: 0 });
+  if ("error" in r) throw new Error(`http.listen: ${r.error}`);
+  return r;
 }
 
 function send(res: ServerResponse, code: number, type: string, body: string, extra: Record<string, string> = {}): void {

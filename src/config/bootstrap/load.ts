@@ -2,10 +2,16 @@
  * The bootstrap config: the local JSON file (operator-interface.md). Validated against `schema.json` with ajv;
  * unknown keys are errors, defaults are applied, every problem is reported as `path: message`.
  */
-import { readFileSync, mkdirSync, accessSync, writeFileSync, unlinkSync, constants, existsSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
 import { dirname, resolve, isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv, type ErrorObject } from "ajv";
+import { parseJson } from "../json.js";
+import { parseHostPort } from "../host-port.js";
+import { dataDirProblem } from "./data-dir.js";
+
+export { prepareDataDir, dataDirErrorText, dataDirProblem } from "./data-dir.js";
 
 export interface BootstrapConfig {
   gateway: {
@@ -128,11 +134,12 @@ export function validateBootstrap(raw: unknown, baseDir: string): BootstrapConfi
   for (const [path, holder] of [["mqtt.caFile", cfg.mqtt], ["download.caFile", cfg.download]] as const) {
     if (holder.caFile === undefined) continue;
     holder.caFile = abs(holder.caFile);
-    try {
-      accessSync(holder.caFile, constants.R_OK);
-    } catch {
-      problems.push({ path, message: `cannot read ${holder.caFile}` });
-    }
+    const problem = caFileProblem(holder.caFile);
+    if (problem) problems.push({ path, message: problem });
+  }
+  if (cfg.http.listen !== undefined) {
+    const listen = parseHostPort(cfg.http.listen);
+    if ("error" in listen) problems.push({ path: "http.listen", message: listen.error });
   }
   const seen = new Set<string>();
   cfg.subDevices.forEach((d, i) => {
@@ -144,7 +151,36 @@ export function validateBootstrap(raw: unknown, baseDir: string): BootstrapConfi
   return cfg;
 }
 
-/** Reads, parses and validates the file. Throws ConfigError (problems) or Error (one-line fatal). */
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/**
+ * A CA file must be what TLS will take: PEM with at least one certificate, each of which parses. A DER
+ * file or a key would otherwise only fail (or be silently ignored) at the first connection.
+ */
+function caFileProblem(file: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "latin1");
+  } catch {
+    return `cannot read ${file}`;
+  }
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) return `${file} is not a PEM certificate file (no -----BEGIN CERTIFICATE----- block)`;
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      return `certificate ${i + 1} in ${file} cannot be parsed (${(err as Error).message})`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Reads, parses and validates the file, including what needs the file system (CA files, the data dir,
+ * checked without creating anything): `check` and `run` both load the config through here, so `check`
+ * passes exactly what `run` accepts. Throws ConfigError (problems) or Error (one-line fatal).
+ */
 export function loadBootstrap(file: string): BootstrapConfig {
   let text: string;
   try {
@@ -153,24 +189,34 @@ export function loadBootstrap(file: string): BootstrapConfig {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(code === "ENOENT" ? `config file ${file} not found` : `cannot read config file ${file}: ${code ?? String(err)}`);
   }
-  let raw: unknown;
+  const parsed = parseJson(text);
+  if (!parsed.ok) throw new ConfigError(parsed.problems.map((p) => ({ path: pathText(p.path), message: p.message })));
+  const raw = parsed.value;
+  const baseDir = dirname(resolve(file));
+  const problems: ConfigProblem[] = [];
+  let cfg: BootstrapConfig | undefined;
   try {
-    raw = JSON.parse(text);
+    cfg = validateBootstrap(raw, baseDir);
   } catch (err) {
-    throw new ConfigError([{ path: "$", message: `invalid JSON: ${(err as Error).message}` }]);
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
   }
-  return validateBootstrap(raw, dirname(resolve(file)));
+  // The data dir is checked even when other keys are wrong, so that one `check` lists everything.
+  const dataDir = cfg?.dataDir ?? rawDataDir(raw, baseDir);
+  const problem = dataDir === undefined ? undefined : dataDirProblem(dataDir);
+  if (problem) problems.push({ path: "dataDir", message: problem });
+  if (problems.length || !cfg) throw new ConfigError(problems);
+  return cfg;
 }
 
-/** Creates the data dir (mode 0700) and proves it is writable. Throws a one-line Error otherwise. */
-export function prepareDataDir(dataDir: string): void {
-  try {
-    if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const probe = resolve(dataDir, `.write-test-${process.pid}`);
-    writeFileSync(probe, "");
-    unlinkSync(probe);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new Error(`data dir ${dataDir} is not writable (${code})`);
-  }
+function rawDataDir(raw: unknown, baseDir: string): string | undefined {
+  const value = (raw as { dataDir?: unknown } | null)?.dataDir;
+  return typeof value === "string" && value !== "" ? resolve(baseDir, value) : undefined;
+}
+
+/** ["subDevices", 0, "x"] → `subDevices[0].x`, the operator paths of the other problems. */
+function pathText(path: Array<string | number>): string {
+  let out = "";
+  for (const seg of path) out += typeof seg === "number" ? `[${seg}]` : out ? `.${seg}` : seg;
+  return out || "$";
 }
