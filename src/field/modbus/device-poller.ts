@@ -37,17 +37,36 @@ export interface PollerContext {
   /** Requests of one device that may be on the link at once (1 on RTU). */
   concurrency: number;
   linkUp(): boolean;
+  /**
+   * How a device found dead is probed. "period": once per poll period of its fastest plan, for a link
+   * where an unanswered request costs only its own wait (Modbus TCP), so that a device that comes back
+   * posts again within about two periods. "backoff": 1 s doubling up to 60 s, for a serial line, where
+   * every timeout holds the whole bus.
+   */
+  probePacing: "period" | "backoff";
   /** One transaction through the channel queue; `sentAt` is when it went on the link. */
   transact(owner: string, unit: number, req: ModbusRequest, priority: Priority): Promise<{ result: ModbusResult; sentAt: number }>;
   cycleDone(durationMs: number): void;
 }
 
-/** Consecutive cycles without any answer before a device is reported offline. */
+/** Consecutive cycles without any data before a device is reported offline. */
 const OFFLINE_AFTER_FAILED_CYCLES = 3;
 const PROBE_BACKOFF_INITIAL_MS = 1000;
 const PROBE_BACKOFF_MAX_MS = 60_000;
 
 type Health = "unknown" | "online" | "offline";
+
+/** What one pass over a plan's reads got back. */
+interface CycleOutcome {
+  /** At least one read returned data. */
+  data: boolean;
+  /** The first exception the device answered with (it is there, but refuses the reads). */
+  refusal: ModbusExceptionError | undefined;
+  /** Why the device did not answer (timeout, wrong transaction id, gateway exception 10/11). */
+  silence: string | undefined;
+  /** The link went down or the device was removed mid-cycle: says nothing about the device. */
+  interrupted: boolean;
+}
 
 interface PlanState {
   plan: PollPlan;
@@ -67,6 +86,10 @@ export class DevicePoller {
   private failedCycles = 0;
   private probeBackoffMs = PROBE_BACKOFF_INITIAL_MS;
   private probeTimer: NodeJS.Timeout | undefined;
+  /** Probes go round the plans, so that one plan the device refuses cannot hide the others. */
+  private probeCount = 0;
+  /** Why the device is unhealthy, kept up to date by the probes. */
+  private offlineReason = "";
   private active = false;
   private stopped = false;
   /** Exceptions already logged, per read (fc:address) -> exception code. */
@@ -155,38 +178,45 @@ export class DevicePoller {
   private async runCycle(state: PlanState): Promise<void> {
     // An overrunning cycle makes the next slot a skip, never a second concurrent cycle.
     if (state.running || !this.active || !this.ctx.linkUp()) return;
-    state.running = true;
     const started = performance.now();
+    const outcome = await this.readPlan(state, this.ctx.retries);
+    if (this.stopped) return;
+    this.ctx.cycleDone(performance.now() - started);
+    if (outcome.interrupted && !outcome.data && !outcome.refusal) return;
+    this.afterAttempt(outcome);
+  }
+
+  /** Reads every request of a plan (`retries` after a timeout each), emits the samples, says what came back. */
+  private async readPlan(state: PlanState, retries: number): Promise<CycleOutcome> {
+    state.running = true;
     const samples: Sample[] = [];
     const work = state.plan.reads.slice();
+    const outcome: CycleOutcome = { data: false, refusal: undefined, silence: undefined, interrupted: false };
     let next = 0;
-    let answered = false;
-    let silence: string | undefined;
-    let interrupted = false;
 
     const worker = async (): Promise<void> => {
-      while (next < work.length && !interrupted) {
+      while (next < work.length && !outcome.interrupted) {
         // A device that has not answered the first request will not answer the rest either; the line is
         // worth more to the devices that do.
-        if (silence && !answered) return;
+        if (outcome.silence && !outcome.data && !outcome.refusal) return;
         const read = work[next++]!;
         try {
-          const { result, sentAt } = await this.readWithRetries(read);
-          answered = true;
+          const { result, sentAt } = await this.readWithRetries(read, retries);
+          outcome.data = true;
           this.loggedExceptions.delete(`${read.fc}:${read.address}`);
           this.decode(read, result, sentAt, samples);
         } catch (err) {
           if (err instanceof ModbusAbandonedError || err instanceof ModbusNotConnectedError) {
-            interrupted = true;
+            outcome.interrupted = true;
             return;
           }
           if (err instanceof ModbusExceptionError && !isGatewayNoAnswer(err)) {
-            answered = true;
+            outcome.refusal ??= err;
             const pieces = this.onReadException(state, read, err);
             work.push(...pieces);
             continue;
           }
-          silence = (err as Error).message;
+          outcome.silence = (err as Error)?.message || String(err);
         }
       }
     };
@@ -196,14 +226,11 @@ export class DevicePoller {
     } finally {
       state.running = false;
     }
-    if (this.stopped) return;
-    this.emit(samples);
-    this.ctx.cycleDone(performance.now() - started);
-    if (interrupted && !answered) return;
-    this.afterAttempt(answered, silence);
+    if (!this.stopped) this.emit(samples);
+    return outcome;
   }
 
-  private async readWithRetries(read: PlannedRead): Promise<{ result: ModbusResult; sentAt: number }> {
+  private async readWithRetries(read: PlannedRead, retries: number): Promise<{ result: ModbusResult; sentAt: number }> {
     const req: ModbusRequest = { fc: read.fc, address: read.address, count: read.count };
     for (let attempt = 0; ; attempt++) {
       try {
@@ -211,7 +238,7 @@ export class DevicePoller {
       } catch (err) {
         // Retries go to the back of the queue: other devices' requests that waited meanwhile go first.
         const retryable = err instanceof ModbusTimeoutError || err instanceof ModbusProtocolError;
-        if (!retryable || attempt >= this.ctx.retries) throw err;
+        if (!retryable || attempt >= retries) throw err;
       }
     }
   }
@@ -286,15 +313,21 @@ export class DevicePoller {
 
   // ---- health ---------------------------------------------------------------------------------
 
-  private afterAttempt(answered: boolean, silence: string | undefined): void {
-    if (answered) {
+  /** Why a cycle without data failed: the device refuses every read, or it does not answer. */
+  private unhealthyReason(outcome: CycleOutcome): string {
+    if (outcome.refusal) return `unit ${this.unit} refuses every read: ${outcome.refusal.message}`;
+    return `no response from unit ${this.unit}: ${outcome.silence ?? "no answer"}`;
+  }
+
+  private afterAttempt(outcome: CycleOutcome): void {
+    if (outcome.data) {
       this.failedCycles = 0;
       if (this.health !== "online") this.setOnline();
       return;
     }
     this.failedCycles++;
     if (this.failedCycles >= OFFLINE_AFTER_FAILED_CYCLES && this.health !== "offline") {
-      this.setOffline("device", `no response from unit ${this.unit}: ${silence ?? "no answer"}`);
+      this.setOffline("device", this.unhealthyReason(outcome));
     }
   }
 
@@ -302,31 +335,51 @@ export class DevicePoller {
     const wasOffline = this.health === "offline";
     this.health = "online";
     this.offlineCause = undefined;
+    this.offlineReason = "";
     this.probeBackoffMs = PROBE_BACKOFF_INITIAL_MS;
     this.log.info("Modbus device online");
     this.report(true);
-    // Back from a backoff: poll everything now and pick the schedule up again.
+    // Back from probing: poll everything now and pick the schedule up again.
     if (wasOffline && this.active && !this.plans.some((p) => p.timer.running)) this.startTimers();
   }
 
   private setOffline(cause: "device" | "channel", reason: string): void {
     this.health = "offline";
     this.offlineCause = cause;
+    this.offlineReason = reason;
     this.failedCycles = 0;
     this.log.warn({ reason }, "Modbus device offline");
     this.report(false, reason);
     if (cause === "device") {
       this.stopTimers();
       this.probeBackoffMs = PROBE_BACKOFF_INITIAL_MS;
-      this.scheduleProbe(this.probeBackoffMs);
+      this.scheduleProbe(this.ctx.probePacing === "period" ? this.fastestPeriodMs() : this.probeBackoffMs);
     }
   }
 
+  /** Offline always comes with a reason: /status shows it, and "null" tells an operator nothing. */
+  private report(online: true): void;
+  private report(online: false, reason: string): void;
   private report(online: boolean, reason?: string): void {
     try {
-      this.ctx.sink.deviceHealth(this.key, online, reason);
+      if (online) this.ctx.sink.deviceHealth(this.key, true);
+      else this.ctx.sink.deviceHealth(this.key, false, reason || `unit ${this.unit} unhealthy`);
     } catch (err) {
       this.log.error({ err }, "device health sink failed");
+    }
+  }
+
+  private fastestPeriodMs(): number {
+    return this.plans.length ? Math.min(...this.plans.map((p) => p.plan.periodMs)) : PROBE_BACKOFF_INITIAL_MS;
+  }
+
+  private scheduleNextProbe(started: number): void {
+    if (this.ctx.probePacing === "period") {
+      // On the period's cadence, counted from this probe's start: a timeout does not push the next one back.
+      this.scheduleProbe(started + this.fastestPeriodMs() - performance.now());
+    } else {
+      this.probeBackoffMs = Math.min(this.probeBackoffMs * 2, PROBE_BACKOFF_MAX_MS);
+      this.scheduleProbe(this.probeBackoffMs);
     }
   }
 
@@ -335,7 +388,7 @@ export class DevicePoller {
     this.probeTimer = setTimeout(() => {
       this.probeTimer = undefined;
       this.guard(this.probe());
-    }, delayMs);
+    }, Math.max(0, delayMs));
   }
 
   private clearProbe(): void {
@@ -343,33 +396,33 @@ export class DevicePoller {
     this.probeTimer = undefined;
   }
 
-  /** One request, no retries: a dead device costs the line one timeout per backoff step. */
+  /**
+   * One pass over one plan without retries: a dead device costs one timeout per probe (the first silent
+   * read ends the pass). Data brings the device back; a refusal or silence keeps it offline.
+   */
   private async probe(): Promise<void> {
-    const read = this.plans[0]?.plan.reads[0];
-    if (!read || !this.active || !this.ctx.linkUp()) return;
-    let answered = false;
-    try {
-      const { result, sentAt } = await this.ctx.transact(
-        this.key,
-        this.unit,
-        { fc: read.fc, address: read.address, count: read.count },
-        Priority.poll,
-      );
-      answered = true;
-      const samples: Sample[] = [];
-      this.decode(read, result, sentAt, samples);
-      this.emit(samples);
-    } catch (err) {
-      if (err instanceof ModbusAbandonedError || err instanceof ModbusNotConnectedError) return;
-      answered = err instanceof ModbusExceptionError && !isGatewayNoAnswer(err);
+    const state = this.plans[this.probeCount++ % this.plans.length];
+    // Inactive or link down: resume() probes again when the link is back.
+    if (!state || !this.active || !this.ctx.linkUp()) return;
+    const started = performance.now();
+    if (state.running) {
+      // A cycle from before the device was found dead is still on the line: it will tell.
+      this.scheduleNextProbe(started);
+      return;
     }
-    if (this.stopped || !this.active) return;
-    if (answered) {
+    const outcome = await this.readPlan(state, 0);
+    if (this.stopped || !this.active || this.health !== "offline" || this.offlineCause !== "device") return;
+    if (outcome.data) {
       this.setOnline();
       return;
     }
-    this.probeBackoffMs = Math.min(this.probeBackoffMs * 2, PROBE_BACKOFF_MAX_MS);
-    this.scheduleProbe(this.probeBackoffMs);
+    if (outcome.interrupted && !outcome.refusal) return;
+    const reason = this.unhealthyReason(outcome);
+    if (reason !== this.offlineReason) {
+      this.offlineReason = reason;
+      this.log.info({ reason }, "Modbus device still offline");
+    }
+    this.scheduleNextProbe(started);
   }
 
   // ---- writes ---------------------------------------------------------------------------------
