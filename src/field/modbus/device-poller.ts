@@ -1,6 +1,6 @@
 /**
  * One Modbus device on a channel: runs its read plans on their periods, decodes samples, tracks whether
- * the device answers, backs off from a dead device, and executes writes to it.
+ * the device delivers data (and why not), probes a dead device until it is back, and executes writes to it.
  */
 import type { Logger } from "pino";
 import type { DeviceSpec, ModbusPointSpec } from "../../config/gateway/model.js";
@@ -11,11 +11,11 @@ import {
   encodeValue,
   isBitArea,
   isWritable,
-  MAX_WRITE_REGISTERS,
   pointProblem,
   pointWidth,
   type PointValue,
 } from "./codec.js";
+import { isGatewayNoAnswer, WriteLedger, writeError, writeRequest } from "./device-writes.js";
 import {
   ModbusAbandonedError,
   ModbusExceptionError,
@@ -25,6 +25,7 @@ import {
 } from "./errors.js";
 import type { ModbusRequest, ModbusResult } from "./pdu.js";
 import { planPolls, splitRead, type PlannedRead, type PollPlan } from "./planner.js";
+import { ProbePacer, type ProbePacing } from "./probe-pacer.js";
 import { Priority } from "./request-queue.js";
 import { SlotTimer } from "./slot-timer.js";
 
@@ -37,13 +38,8 @@ export interface PollerContext {
   /** Requests of one device that may be on the link at once (1 on RTU). */
   concurrency: number;
   linkUp(): boolean;
-  /**
-   * How a device found dead is probed. "period": once per poll period of its fastest plan, for a link
-   * where an unanswered request costs only its own wait (Modbus TCP), so that a device that comes back
-   * posts again within about two periods. "backoff": 1 s doubling up to 60 s, for a serial line, where
-   * every timeout holds the whole bus.
-   */
-  probePacing: "period" | "backoff";
+  /** How a device found dead is probed: each poll period (TCP) or with a growing interval (RTU). */
+  probePacing: ProbePacing;
   /** One transaction through the channel queue; `sentAt` is when it went on the link. */
   transact(owner: string, unit: number, req: ModbusRequest, priority: Priority): Promise<{ result: ModbusResult; sentAt: number }>;
   cycleDone(durationMs: number): void;
@@ -51,8 +47,6 @@ export interface PollerContext {
 
 /** Consecutive cycles without any data before a device is reported offline. */
 const OFFLINE_AFTER_FAILED_CYCLES = 3;
-const PROBE_BACKOFF_INITIAL_MS = 1000;
-const PROBE_BACKOFF_MAX_MS = 60_000;
 
 type Health = "unknown" | "online" | "offline";
 
@@ -81,10 +75,10 @@ export class DevicePoller {
   private readonly plans: PlanState[];
   private readonly log: Logger;
   private health: Health = "unknown";
-  /** Why the device is offline: its own silence (backed off) or the channel being down. */
+  /** Why the device is offline: its own silence or refusals (probed), or the channel being down. */
   private offlineCause: "device" | "channel" | undefined;
   private failedCycles = 0;
-  private probeBackoffMs = PROBE_BACKOFF_INITIAL_MS;
+  private readonly pacer: ProbePacer;
   private probeTimer: NodeJS.Timeout | undefined;
   /** Probes go round the plans, so that one plan the device refuses cannot hide the others. */
   private probeCount = 0;
@@ -95,9 +89,7 @@ export class DevicePoller {
   /** Exceptions already logged, per read (fc:address) -> exception code. */
   private readonly loggedExceptions = new Map<string, number>();
   private readonly loggedBadValues = new Set<string>();
-  /** Per identifier: when its last write completed, and writes still in progress. */
-  private readonly writeDoneAt = new Map<string, number>();
-  private readonly writesInProgress = new Map<string, number>();
+  private readonly writes = new WriteLedger();
 
   constructor(
     spec: DeviceSpec,
@@ -124,6 +116,7 @@ export class DevicePoller {
       };
       return state;
     });
+    this.pacer = new ProbePacer(ctx.probePacing, this.plans.length ? Math.min(...this.plans.map((p) => p.plan.periodMs)) : undefined);
     this.log.debug(
       { points: usable.length, plans: this.plans.map((p) => ({ periodMs: p.plan.periodMs, requests: p.plan.reads.length })) },
       "Modbus device planned",
@@ -275,7 +268,7 @@ export class DevicePoller {
   private decode(read: PlannedRead, result: ModbusResult, sentAt: number, out: Sample[]): void {
     const time = Date.now();
     for (const { point, offset } of read.items) {
-      if (this.readPredatesWrite(point.identifier, sentAt)) continue;
+      if (this.writes.predates(point.identifier, sentAt)) continue;
       let value: PointValue;
       if (isBitArea(point.operateType)) {
         if (!("bits" in result)) continue;
@@ -293,13 +286,6 @@ export class DevicePoller {
       }
       out.push({ deviceKey: this.key, identifier: point.identifier, value, time });
     }
-  }
-
-  /** A read that went out before a write to the same point completed may carry the old value. */
-  private readPredatesWrite(identifier: string, sentAt: number): boolean {
-    if (this.writesInProgress.get(identifier)) return true;
-    const done = this.writeDoneAt.get(identifier);
-    return done !== undefined && sentAt < done;
   }
 
   private emit(samples: Sample[]): void {
@@ -336,7 +322,6 @@ export class DevicePoller {
     this.health = "online";
     this.offlineCause = undefined;
     this.offlineReason = "";
-    this.probeBackoffMs = PROBE_BACKOFF_INITIAL_MS;
     this.log.info("Modbus device online");
     this.report(true);
     // Back from probing: poll everything now and pick the schedule up again.
@@ -352,8 +337,7 @@ export class DevicePoller {
     this.report(false, reason);
     if (cause === "device") {
       this.stopTimers();
-      this.probeBackoffMs = PROBE_BACKOFF_INITIAL_MS;
-      this.scheduleProbe(this.ctx.probePacing === "period" ? this.fastestPeriodMs() : this.probeBackoffMs);
+      this.scheduleProbe(this.pacer.first());
     }
   }
 
@@ -366,20 +350,6 @@ export class DevicePoller {
       else this.ctx.sink.deviceHealth(this.key, false, reason || `unit ${this.unit} unhealthy`);
     } catch (err) {
       this.log.error({ err }, "device health sink failed");
-    }
-  }
-
-  private fastestPeriodMs(): number {
-    return this.plans.length ? Math.min(...this.plans.map((p) => p.plan.periodMs)) : PROBE_BACKOFF_INITIAL_MS;
-  }
-
-  private scheduleNextProbe(started: number): void {
-    if (this.ctx.probePacing === "period") {
-      // On the period's cadence, counted from this probe's start: a timeout does not push the next one back.
-      this.scheduleProbe(started + this.fastestPeriodMs() - performance.now());
-    } else {
-      this.probeBackoffMs = Math.min(this.probeBackoffMs * 2, PROBE_BACKOFF_MAX_MS);
-      this.scheduleProbe(this.probeBackoffMs);
     }
   }
 
@@ -407,7 +377,7 @@ export class DevicePoller {
     const started = performance.now();
     if (state.running) {
       // A cycle from before the device was found dead is still on the line: it will tell.
-      this.scheduleNextProbe(started);
+      this.scheduleProbe(this.pacer.next(started));
       return;
     }
     const outcome = await this.readPlan(state, 0);
@@ -422,7 +392,7 @@ export class DevicePoller {
       this.offlineReason = reason;
       this.log.info({ reason }, "Modbus device still offline");
     }
-    this.scheduleNextProbe(started);
+    this.scheduleProbe(this.pacer.next(started));
   }
 
   // ---- writes ---------------------------------------------------------------------------------
@@ -443,7 +413,7 @@ export class DevicePoller {
   private async writeOne(point: ModbusPointSpec, req: ModbusRequest): Promise<void> {
     if (!this.ctx.linkUp()) throw new FieldError(FieldCode.notConnected, `channel not connected (device ${this.key})`);
     const id = point.identifier;
-    this.writesInProgress.set(id, (this.writesInProgress.get(id) ?? 0) + 1);
+    this.writes.begin(id);
     try {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -453,49 +423,15 @@ export class DevicePoller {
         } catch (err) {
           // FC5/6/16 set absolute values, so repeating one after a lost answer is harmless.
           if (err instanceof ModbusTimeoutError && attempt < this.ctx.retries) continue;
-          throw this.writeError(point, err);
+          throw writeError(point, this.unit, err);
         }
       }
     } finally {
-      const left = (this.writesInProgress.get(id) ?? 1) - 1;
-      if (left > 0) this.writesInProgress.set(id, left);
-      else this.writesInProgress.delete(id);
-      this.writeDoneAt.set(id, performance.now());
+      this.writes.end(id);
     }
   }
 
   private writeAnswered(): void {
     if (this.health === "offline" && this.offlineCause === "device" && this.active) this.setOnline();
   }
-
-  private writeError(point: ModbusPointSpec, err: unknown): FieldError {
-    const where = `writing ${point.identifier} (unit ${this.unit}, address ${point.address})`;
-    if (err instanceof ModbusTimeoutError) return new FieldError(FieldCode.timeout, `timeout ${where}: ${err.message}`);
-    if (err instanceof ModbusExceptionError) {
-      if (!isGatewayNoAnswer(err)) this.writeAnswered();
-      return new FieldError(FieldCode.modbusException, `${err.message} ${where}`);
-    }
-    if (err instanceof ModbusNotConnectedError || err instanceof ModbusAbandonedError) {
-      return new FieldError(FieldCode.notConnected, `channel not connected ${where}: ${err.message}`);
-    }
-    return new FieldError(FieldCode.generic, `${(err as Error)?.message ?? String(err)} ${where}`);
-  }
-}
-
-/**
- * Exceptions 10/11 come from a TCP-to-serial gateway, not from the device: "path unavailable" and
- * "target device failed to respond". For the device's health they mean silence, not an answer.
- */
-function isGatewayNoAnswer(err: ModbusExceptionError): boolean {
-  return err.exceptionCode === 10 || err.exceptionCode === 11;
-}
-
-/** FC5 for a coil, FC6 for one register, FC16 for several. */
-function writeRequest(point: ModbusPointSpec, words: number[]): ModbusRequest {
-  if (point.operateType === "coilStatus") return { fc: 5, address: point.address, value: words[0] === 0xff00 };
-  if (words.length === 1) return { fc: 6, address: point.address, value: words[0]! };
-  if (words.length > MAX_WRITE_REGISTERS) {
-    throw new FieldError(FieldCode.badRequest, `${point.identifier}: ${words.length} registers exceed one FC16 write (${MAX_WRITE_REGISTERS})`);
-  }
-  return { fc: 16, address: point.address, values: words };
 }
