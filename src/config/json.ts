@@ -25,27 +25,12 @@ export interface JsonLimits {
 }
 
 const QUOTE = 0x22;
+const COMMA = 0x2c;
 const BACKSLASH = 0x5c;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
 const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
-
-/** Small objects keep their keys in an array (cheaper than a Set to create and search), large ones in a Set. */
-const SMALL_OBJECT_KEYS = 16;
-type KeySet = string[] | Set<string>;
-
-/** Adds `key`; false when it was there already. */
-function addKey(keys: KeySet, key: string): boolean {
-  if (Array.isArray(keys)) {
-    if (keys.includes(key)) return false;
-    keys.push(key);
-    return true;
-  }
-  if (keys.has(key)) return false;
-  keys.add(key);
-  return true;
-}
 
 export function depthMessage(maxDepth: number): string {
   return `nested deeper than ${maxDepth} levels`;
@@ -76,50 +61,101 @@ export function parseJson(text: string, limits: JsonLimits = {}): JsonResult {
 }
 
 /**
- * One pass over the text: strings are skipped with indexOf, structure is tracked on an explicit stack.
+ * Keys of small objects are compared in place (positions in the text, no string made); an object with
+ * many keys, or with an escaped key, switches to a Set of decoded keys so that no input is quadratic.
+ */
+const SMALL_OBJECT_KEYS = 16;
+
+function hasBackslash(text: string, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) if (text.charCodeAt(k) === BACKSLASH) return true;
+  return false;
+}
+
+function sameRaw(text: string, a: number, aEnd: number, b: number, bEnd: number): boolean {
+  if (aEnd - a !== bEnd - b) return false;
+  for (let k = 0; k < aEnd - a; k++) if (text.charCodeAt(a + k) !== text.charCodeAt(b + k)) return false;
+  return true;
+}
+
+/**
+ * One pass over the text: strings are skipped with indexOf, structure is tracked on explicit stacks.
  * It does not check the grammar (JSON.parse does); on a malformed text its findings are discarded.
  */
 function scanJson(text: string, maxDepth: number): JsonProblem[] | "too deep" {
   const problems: JsonProblem[] = [];
-  // The open containers, as parallel stacks: keys seen (undefined for an array), the current member
-  // (last key or element index), and whether the next string of an object is a key.
-  const keys: Array<KeySet | undefined> = [];
-  const at: Array<string | number> = [];
+  // Per open container: whether it is an object, the next string is a key, the element index (arrays),
+  // where its keys start in the shared key stack, and its Set once it has one.
+  const isObject: boolean[] = [];
   const expectKey: boolean[] = [];
+  const index: number[] = [];
+  const keyBase: number[] = [];
+  const keySet: Array<Set<string> | undefined> = [];
+  // The keys of all open objects, innermost last, as [start, end) of their raw text.
+  const keyStart: number[] = [];
+  const keyEnd: number[] = [];
+  let keys = 0;
   let depth = 0;
-  // Jumps from one structural character to the next: whitespace, numbers and literals are skipped by the
-  // regex engine, and test() (unlike exec) allocates nothing per match.
-  const structural = /["{}[\],]/g;
-  while (structural.test(text)) {
-    const i = structural.lastIndex - 1;
+
+  const keyText = (k: number): string => decodeKey(text.slice(keyStart[k]!, keyEnd[k]!));
+  /** Path of the container at `level`: each open container's current member. */
+  const pathTo = (level: number): JsonPath => {
+    const path: JsonPath = [];
+    for (let d = 0; d < level; d++) {
+      // An object's current member is its last key: the one just before its child's keys.
+      const last = keyBase[d + 1]! - 1;
+      path.push(isObject[d] ? (last >= keyBase[d]! ? keyText(last) : "") : index[d]!);
+    }
+    return path;
+  };
+
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       const end = stringEnd(text, i);
       if (end < 0) break;
       const top = depth - 1;
       if (top >= 0 && expectKey[top]) {
-        const key = decodeKey(text.slice(i + 1, end));
-        let set = keys[top]!;
-        if (Array.isArray(set) && set.length >= SMALL_OBJECT_KEYS) set = keys[top] = new Set(set);
-        if (!addKey(set, key)) problems.push({ path: [...at.slice(0, top), key], message: "duplicate key" });
-        at[top] = key;
         expectKey[top] = false;
+        const start = i + 1;
+        const base = keyBase[top]!;
+        let set = keySet[top];
+        if (!set && (keys - base >= SMALL_OBJECT_KEYS || hasBackslash(text, start, end))) {
+          set = keySet[top] = new Set();
+          for (let k = base; k < keys; k++) set.add(keyText(k));
+        }
+        let duplicate = false;
+        if (set) {
+          const key = decodeKey(text.slice(start, end));
+          duplicate = set.has(key);
+          set.add(key);
+        } else {
+          for (let k = base; k < keys && !duplicate; k++) duplicate = sameRaw(text, keyStart[k]!, keyEnd[k]!, start, end);
+        }
+        keyStart[keys] = start;
+        keyEnd[keys] = end;
+        keys++;
+        if (duplicate) problems.push({ path: [...pathTo(top), decodeKey(text.slice(start, end))], message: "duplicate key" });
       }
-      structural.lastIndex = end + 1;
+      i = end;
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       if (depth >= maxDepth) return "too deep";
-      const object = c === OPEN_OBJECT;
-      keys[depth] = object ? [] : undefined;
-      at[depth] = object ? "" : 0;
-      expectKey[depth] = object;
+      isObject[depth] = c === OPEN_OBJECT;
+      expectKey[depth] = c === OPEN_OBJECT;
+      index[depth] = 0;
+      keyBase[depth] = keys;
+      keySet[depth] = undefined;
       depth++;
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
-      if (depth > 0) depth--;
-    } else if (depth > 0) {
-      // a comma
+      if (depth > 0) {
+        depth--;
+        keys = keyBase[depth]!;
+        keySet[depth] = undefined;
+      }
+    } else if (c === COMMA && depth > 0) {
       const top = depth - 1;
-      if (keys[top]) expectKey[top] = true;
-      else at[top] = (at[top] as number) + 1;
+      if (isObject[top]) expectKey[top] = true;
+      else index[top]!++;
     }
   }
   return problems;

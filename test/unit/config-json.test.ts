@@ -25,6 +25,14 @@ test("a duplicate key is an error at its path, wherever it is, and however it is
   // a quote escaped inside a string does not end it
   assert.deepEqual(problems('{"a\\"": 1, "a": 2, "b\\\\": {"c": 1, "c": 2}}'), ['["b\\\\","c"] duplicate key']);
   assert.deepEqual(problems('{"a": 1, "a": 2, "a": 3}'), ['["a"] duplicate key']);
+  assert.deepEqual(problems('{"\\u0061": 1, "a": 2}'), ['["a"] duplicate key']);
+  // large objects: a duplicate far from its first occurrence, and no quadratic cost for many keys
+  const many = (n: number, extra = "") => `{${Array.from({ length: n }, (_, i) => `"k${i}": ${i}`).join(", ")}${extra}}`;
+  assert.deepEqual(problems(many(40, ', "k3": 0')), ['["k3"] duplicate key']);
+  assert.deepEqual(problems(`{"outer": [${many(20)}, ${many(30, ', "k29": 1')}]}`), ['["outer",1,"k29"] duplicate key']);
+  const t0 = performance.now();
+  assert.deepEqual(problems(many(100_000)), []);
+  assert.ok(performance.now() - t0 < 2000, "100000 keys in one object");
 });
 
 test("nesting deeper than the bound is refused without parsing, at any size", () => {
@@ -59,7 +67,7 @@ test("nestedDeeperThan walks a parsed value without recursion", () => {
   assert.equal(nestedDeeperThan("x", 0), false);
 });
 
-test("the duplicate-key scan costs less than twice JSON.parse on a 2 MB document (3x in all)", () => {
+test("parseJson takes less than 3x JSON.parse on a 2 MB document", () => {
   const doc = {
     deviceList: Array.from({ length: 6000 }, (_, i) => ({
       productKey: "a1EnvMeter",
@@ -69,16 +77,16 @@ test("the duplicate-key scan costs less than twice JSON.parse on a 2 MB document
   };
   const text = JSON.stringify(doc, null, 1);
   assert.ok(text.length >= 2_000_000, `${text.length}`);
-  const best = (fn: () => void): number => {
-    let min = Infinity;
-    for (let i = 0; i < 7; i++) {
-      const t0 = performance.now();
-      fn();
-      min = Math.min(min, performance.now() - t0);
-    }
-    return min;
-  };
-  const plain = best(() => JSON.parse(text));
-  const strict = best(() => assert.ok(parseJson(text).ok));
+  // Interleaved, best of 11 each: what is compared is the work, not the load of a shared machine.
+  let plain = Infinity;
+  let strict = Infinity;
+  for (let i = 0; i < 11; i++) {
+    let t0 = performance.now();
+    JSON.parse(text);
+    plain = Math.min(plain, performance.now() - t0);
+    t0 = performance.now();
+    assert.ok(parseJson(text).ok);
+    strict = Math.min(strict, performance.now() - t0);
+  }
   assert.ok(strict < 3 * plain, `parseJson ${strict.toFixed(1)} ms, JSON.parse ${plain.toFixed(1)} ms`);
 });
