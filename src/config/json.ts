@@ -48,15 +48,7 @@ export function parseJson(text: string, limits: JsonLimits = {}): JsonResult {
     // A broken document can fool the scanner into seeing duplicates: the syntax error is the real problem.
     return { ok: false, problems: [{ path: [], message: `invalid JSON: ${jsonErrorText((err as Error).message, text)}` }] };
   }
-  if (scan.length > 0) {
-    // A key given three times is one problem.
-    const seen = new Set<string>();
-    const problems = scan.filter((p) => {
-      const id = JSON.stringify(p.path);
-      return seen.has(id) ? false : (seen.add(id), true);
-    });
-    return { ok: false, problems };
-  }
+  if (scan.length > 0) return { ok: false, problems: scan };
   return { ok: true, value };
 }
 
@@ -65,6 +57,8 @@ export function parseJson(text: string, limits: JsonLimits = {}): JsonResult {
  * many keys, or with an escaped key, switches to a Set of decoded keys so that no input is quadratic.
  */
 const SMALL_OBJECT_KEYS = 16;
+/** A document full of duplicates is refused all the same; listing every one would only flood the log. */
+const MAX_DUPLICATES_LISTED = 100;
 
 function hasBackslash(text: string, start: number, end: number): boolean {
   for (let k = start; k < end; k++) if (text.charCodeAt(k) === BACKSLASH) return true;
@@ -83,6 +77,7 @@ function sameRaw(text: string, a: number, aEnd: number, b: number, bEnd: number)
  */
 function scanJson(text: string, maxDepth: number): JsonProblem[] | "too deep" {
   const problems: JsonProblem[] = [];
+  const reported = new Set<string>();
   // Per open container: whether it is an object, the next string is a key, the element index (arrays),
   // where its keys start in the shared key stack, and its Set once it has one.
   const isObject: boolean[] = [];
@@ -135,7 +130,16 @@ function scanJson(text: string, maxDepth: number): JsonProblem[] | "too deep" {
         keyStart[keys] = start;
         keyEnd[keys] = end;
         keys++;
-        if (duplicate) problems.push({ path: [...pathTo(top), decodeKey(text.slice(start, end))], message: "duplicate key" });
+        if (duplicate && reported.size <= MAX_DUPLICATES_LISTED) {
+          // A key given three times is one problem.
+          const path = [...pathTo(top), decodeKey(text.slice(start, end))];
+          const id = JSON.stringify(path);
+          if (!reported.has(id)) {
+            reported.add(id);
+            if (reported.size <= MAX_DUPLICATES_LISTED) problems.push({ path, message: "duplicate key" });
+            else problems.push({ path: [], message: `more than ${MAX_DUPLICATES_LISTED} duplicate keys; the rest are not listed` });
+          }
+        }
       }
       i = end;
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {

@@ -30,6 +30,11 @@ test("a duplicate key is an error at its path, wherever it is, and however it is
   const many = (n: number, extra = "") => `{${Array.from({ length: n }, (_, i) => `"k${i}": ${i}`).join(", ")}${extra}}`;
   assert.deepEqual(problems(many(40, ', "k3": 0')), ['["k3"] duplicate key']);
   assert.deepEqual(problems(`{"outer": [${many(20)}, ${many(30, ', "k29": 1')}]}`), ['["outer",1,"k29"] duplicate key']);
+  const flood = problems(`{${'"x": 1, '.repeat(10_000)}"y": 2}`);
+  assert.deepEqual(flood, ['["x"] duplicate key']);
+  const distinct = problems(`[${Array.from({ length: 500 }, (_, i) => `{"k${i}": 1, "k${i}": 2}`).join(",")}]`);
+  assert.equal(distinct.length, 101);
+  assert.equal(distinct.at(-1), "[] more than 100 duplicate keys; the rest are not listed");
   const t0 = performance.now();
   assert.deepEqual(problems(many(100_000)), []);
   assert.ok(performance.now() - t0 < 2000, "100000 keys in one object");
