@@ -172,7 +172,7 @@ export class DevicePoller {
     // An overrunning cycle makes the next slot a skip, never a second concurrent cycle.
     if (state.running || !this.active || !this.ctx.linkUp()) return;
     const started = performance.now();
-    const outcome = await this.readPlan(state, this.ctx.retries);
+    const outcome = await this.readPlan(state, this.ctx.retries, Priority.poll);
     if (this.stopped) return;
     this.ctx.cycleDone(performance.now() - started);
     if (outcome.interrupted && !outcome.data && !outcome.refusal) return;
@@ -180,7 +180,7 @@ export class DevicePoller {
   }
 
   /** Reads every request of a plan (`retries` after a timeout each), emits the samples, says what came back. */
-  private async readPlan(state: PlanState, retries: number): Promise<CycleOutcome> {
+  private async readPlan(state: PlanState, retries: number, priority: Priority): Promise<CycleOutcome> {
     state.running = true;
     const samples: Sample[] = [];
     const work = state.plan.reads.slice();
@@ -194,7 +194,7 @@ export class DevicePoller {
         if (outcome.silence && !outcome.data && !outcome.refusal) return;
         const read = work[next++]!;
         try {
-          const { result, sentAt } = await this.readWithRetries(read, retries);
+          const { result, sentAt } = await this.readWithRetries(read, retries, priority);
           outcome.data = true;
           this.loggedExceptions.delete(`${read.fc}:${read.address}`);
           this.decode(read, result, sentAt, samples);
@@ -223,11 +223,11 @@ export class DevicePoller {
     return outcome;
   }
 
-  private async readWithRetries(read: PlannedRead, retries: number): Promise<{ result: ModbusResult; sentAt: number }> {
+  private async readWithRetries(read: PlannedRead, retries: number, priority: Priority): Promise<{ result: ModbusResult; sentAt: number }> {
     const req: ModbusRequest = { fc: read.fc, address: read.address, count: read.count };
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.ctx.transact(this.key, this.unit, req, Priority.poll);
+        return await this.ctx.transact(this.key, this.unit, req, priority);
       } catch (err) {
         // Retries go to the back of the queue: other devices' requests that waited meanwhile go first.
         const retryable = err instanceof ModbusTimeoutError || err instanceof ModbusProtocolError;
@@ -380,7 +380,7 @@ export class DevicePoller {
       this.scheduleProbe(this.pacer.next(started));
       return;
     }
-    const outcome = await this.readPlan(state, 0);
+    const outcome = await this.readPlan(state, 0, Priority.probe);
     if (this.stopped || !this.active || this.health !== "offline" || this.offlineCause !== "device") return;
     if (outcome.data) {
       this.setOnline();
