@@ -44,3 +44,19 @@ test("a queued probe goes after every waiting poll and write", async () => {
   await Promise.all(all);
   assert.deepEqual(order, ["poll-on-wire", "write", "poll", "probe"]);
 });
+
+test("on a pipelined link probes leave a slot free for the devices that answer", async () => {
+  const q = new RequestQueue(3);
+  const started: string[] = [];
+  const job = (name: string) => () =>
+    new Promise<void>((r) => {
+      started.push(name);
+      setTimeout(r, 20);
+    });
+  const probes = [1, 2, 3].map((i) => q.push(`dead${i}`, Priority.probe, job(`probe${i}`)));
+  assert.deepEqual(started, ["probe1", "probe2"]);
+  const poll = q.push("alive", Priority.poll, job("poll"));
+  assert.deepEqual(started, ["probe1", "probe2", "poll"]);
+  await Promise.all([...probes, poll]);
+  assert.deepEqual(started, ["probe1", "probe2", "poll", "probe3"]);
+});

@@ -20,6 +20,7 @@ interface Job {
 export class RequestQueue {
   private readonly lanes: [Job[], Job[], Job[]] = [[], [], []];
   private inFlight = 0;
+  private probesInFlight = 0;
   private readonly inFlightByOwner = new Map<string, number>();
   private readonly idleWaiters = new Map<string, Array<() => void>>();
 
@@ -66,9 +67,13 @@ export class RequestQueue {
 
   private pump(): void {
     while (this.inFlight < this.concurrency) {
-      const job = this.lanes[0].shift() ?? this.lanes[1].shift() ?? this.lanes[2].shift();
+      let job = this.lanes[0].shift() ?? this.lanes[1].shift();
+      // Probes wait for timeouts most of the time: they never take the last free slot of a pipelined link.
+      const probe = !job && this.probesInFlight < Math.max(1, this.concurrency - 1);
+      if (probe) job = this.lanes[2].shift();
       if (!job) return;
       this.inFlight++;
+      if (probe) this.probesInFlight++;
       this.inFlightByOwner.set(job.owner, (this.inFlightByOwner.get(job.owner) ?? 0) + 1);
       let settled: Promise<unknown>;
       try {
@@ -76,12 +81,14 @@ export class RequestQueue {
       } catch (err) {
         settled = Promise.reject(err);
       }
-      settled.then(job.resolve, job.reject).finally(() => this.finished(job.owner));
+      const owner = job.owner;
+      settled.then(job.resolve, job.reject).finally(() => this.finished(owner, probe));
     }
   }
 
-  private finished(owner: string): void {
+  private finished(owner: string, probe: boolean): void {
     this.inFlight--;
+    if (probe) this.probesInFlight--;
     const left = (this.inFlightByOwner.get(owner) ?? 1) - 1;
     if (left > 0) this.inFlightByOwner.set(owner, left);
     else {
