@@ -4,8 +4,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, rmSync, mkdirSync, copyFileSync, existsSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, rmSync, mkdirSync, copyFileSync, existsSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadBootstrap, prepareDataDir, ConfigError, dataDirErrorText } from "../../src/config/bootstrap/load.js";
@@ -149,6 +149,35 @@ test("run's data dir errors name the cause for each errno", () => {
     assert.equal(dataDirErrorText(join(dir, "file"), err("EEXIST")), `data dir ${join(dir, "file")} is a file, not a directory (EEXIST)`);
     // mkdir -p reports ENOENT for a read-only parent: the inspection finds the real cause when it can
     assert.equal(dataDirErrorText(d, err("ENOENT")), `data dir ${d} is not writable (ENOENT)`);
+  });
+});
+
+test("a data dir this user may not write is left to run (check may run as another user), which names it", () => {
+  withDir((dir) => {
+    const locked = join(dir, "locked");
+    mkdirSync(locked);
+    // Root writes anywhere: the check then runs as nobody, for whom the folder is closed.
+    const asRoot = process.getuid?.() === 0;
+    chmodSync(dir, 0o755);
+    chmodSync(locked, asRoot ? 0o700 : 0o500);
+    const module = new URL("../../src/config/bootstrap/load.ts", import.meta.url).pathname;
+    const script = `
+      import { dataDirProblem, prepareDataDir } from ${JSON.stringify(module)};
+      let run = "";
+      try { prepareDataDir(${JSON.stringify(join(locked, "data"))}); } catch (err) { run = err.message; }
+      console.log(JSON.stringify({ check: dataDirProblem(${JSON.stringify(join(locked, "data"))}) ?? null, run }));`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+      cwd: new URL("../..", import.meta.url).pathname,
+      timeout: 20_000,
+      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+    });
+    chmodSync(locked, 0o700);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), {
+      check: null,
+      run: `data dir ${join(locked, "data")} cannot be created: ${locked} is not writable: permission denied (EACCES)`,
+    });
   });
 });
 

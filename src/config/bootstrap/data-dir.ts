@@ -28,10 +28,12 @@ function inspect(dataDir: string): { message: string; code?: string; perUser?: b
     } catch (err) {
       const code = errno(err);
       const parent = dirname(at);
-      if ((code === "ENOENT" || code === "ENOTDIR") && parent !== at) {
+      // EACCES: a folder on the way may not be searched; the walk up finds which.
+      if ((code === "ENOENT" || code === "ENOTDIR" || code === "EACCES") && parent !== at) {
         at = parent;
         continue;
       }
+      if (code === "EACCES" || code === "EPERM") return { message: `${dataDir} cannot be inspected: permission denied`, code, perUser: true };
       return { message: `${dataDir} cannot be inspected (${code ?? String(err)})` };
     }
     if (!isDir) {
@@ -57,6 +59,10 @@ function inspect(dataDir: string): { message: string; code?: string; perUser?: b
 /** The one-line fatal message for an error met while creating or writing the data dir. */
 export function dataDirErrorText(dataDir: string, err: unknown): string {
   const code = errno(err) ?? (err as Error)?.message ?? String(err);
+  // The errno alone can mislead (ENOENT for a read-only parent, ENOTDIR/EEXIST for a file in the way)
+  // and does not say which folder is closed: the file system, looked at now, names the cause.
+  const found = inspect(dataDir);
+  if (found) return `data dir ${found.message} (${found.code ?? code})`;
   switch (code) {
     case "EROFS":
       return `data dir ${dataDir} is on a read-only file system (${code})`;
@@ -68,10 +74,7 @@ export function dataDirErrorText(dataDir: string, err: unknown): string {
     case "EDQUOT":
       return `data dir ${dataDir}: disk quota exceeded (${code})`;
   }
-  // The errno alone is ambiguous (ENOENT for a read-only parent, ENOTDIR/EEXIST for a file in the way):
-  // look at the file system for the cause.
-  const found = inspect(dataDir);
-  return found ? `data dir ${found.message} (${found.code ?? code})` : `data dir ${dataDir} is not writable (${code})`;
+  return `data dir ${dataDir} is not writable (${code})`;
 }
 
 /** Creates the data dir (mode 0700) and proves it is writable. Throws a one-line Error otherwise. */
