@@ -214,7 +214,9 @@ export class DevicePoller {
       }
     };
     try {
-      const workers = Math.max(1, Math.min(this.ctx.concurrency, work.length));
+      // A probe sends one request at a time: a dead device costs one timeout, not one per slot.
+      const slots = priority === Priority.probe ? 1 : this.ctx.concurrency;
+      const workers = Math.max(1, Math.min(slots, work.length));
       await Promise.all(Array.from({ length: workers }, worker));
     } finally {
       state.running = false;
