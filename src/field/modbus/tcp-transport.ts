@@ -26,7 +26,6 @@ export interface TcpTransportOptions {
 interface Pending {
   unit: number;
   req: ModbusRequest;
-  sentAt: number;
   timer: NodeJS.Timeout;
   resolve: (r: ModbusResult) => void;
   reject: (e: Error) => void;
@@ -136,7 +135,7 @@ export class TcpTransport implements ModbusTransport {
           this.lost(`no response to ${this.silentTimeouts} requests in ${Math.round(silentFor / 1000)} s`);
         }
       }, timeoutMs);
-      this.pending.set(tid, { unit, req, sentAt, timer, resolve, reject });
+      this.pending.set(tid, { unit, req, timer, resolve, reject });
       socket.write(frame);
     });
   }
