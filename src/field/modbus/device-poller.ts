@@ -5,16 +5,7 @@
 import type { Logger } from "pino";
 import type { DeviceSpec, ModbusPointSpec } from "../../config/gateway/model.js";
 import { FieldCode, FieldError, type FieldSink, type Sample } from "../driver.js";
-import {
-  decodeBit,
-  decodeRegisters,
-  encodeValue,
-  isBitArea,
-  isWritable,
-  pointProblem,
-  pointWidth,
-  type PointValue,
-} from "./codec.js";
+import { encodeValue, isWritable, pointProblem } from "./codec.js";
 import { isGatewayNoAnswer, WriteLedger, writeError, writeRequest } from "./device-writes.js";
 import {
   ModbusAbandonedError,
@@ -26,6 +17,7 @@ import {
 import type { ModbusRequest, ModbusResult } from "./pdu.js";
 import { planPolls, splitRead, type PlannedRead, type PollPlan } from "./planner.js";
 import { ProbePacer, type ProbePacing } from "./probe-pacer.js";
+import { SampleDecoder } from "./sample-decoder.js";
 import { Priority } from "./request-queue.js";
 import { SlotTimer } from "./slot-timer.js";
 
@@ -88,8 +80,8 @@ export class DevicePoller {
   private stopped = false;
   /** Exceptions already logged, per read (fc:address) -> exception code. */
   private readonly loggedExceptions = new Map<string, number>();
-  private readonly loggedBadValues = new Set<string>();
   private readonly writes = new WriteLedger();
+  private readonly decoder: SampleDecoder;
 
   constructor(
     spec: DeviceSpec,
@@ -98,6 +90,7 @@ export class DevicePoller {
     this.key = spec.key;
     this.unit = spec.modbus?.slaveId ?? 1;
     this.log = ctx.logger.child({ device: spec.key, unit: this.unit });
+    this.decoder = new SampleDecoder(this.key, this.log, this.writes);
     const usable: ModbusPointSpec[] = [];
     for (const point of spec.modbus?.points ?? []) {
       const problem = pointProblem(point);
@@ -197,7 +190,7 @@ export class DevicePoller {
           const { result, sentAt } = await this.readWithRetries(read, retries, priority);
           outcome.data = true;
           this.loggedExceptions.delete(`${read.fc}:${read.address}`);
-          this.decode(read, result, sentAt, samples);
+          this.decoder.decode(read, result, sentAt, samples);
         } catch (err) {
           if (err instanceof ModbusAbandonedError || err instanceof ModbusNotConnectedError) {
             outcome.interrupted = true;
@@ -265,29 +258,6 @@ export class DevicePoller {
       );
     }
     return [];
-  }
-
-  private decode(read: PlannedRead, result: ModbusResult, sentAt: number, out: Sample[]): void {
-    const time = Date.now();
-    for (const { point, offset } of read.items) {
-      if (this.writes.predates(point.identifier, sentAt)) continue;
-      let value: PointValue;
-      if (isBitArea(point.operateType)) {
-        if (!("bits" in result)) continue;
-        value = decodeBit(point, result.bits[offset] ?? false);
-      } else {
-        if (!("registers" in result)) continue;
-        value = decodeRegisters(point, result.registers.slice(offset, offset + pointWidth(point)));
-      }
-      if (typeof value === "number" && !Number.isFinite(value)) {
-        if (!this.loggedBadValues.has(point.identifier)) {
-          this.loggedBadValues.add(point.identifier);
-          this.log.warn({ identifier: point.identifier, address: point.address }, `Modbus point decoded to ${value}; sample dropped`);
-        }
-        continue;
-      }
-      out.push({ deviceKey: this.key, identifier: point.identifier, value, time });
-    }
   }
 
   private emit(samples: Sample[]): void {
