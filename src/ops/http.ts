@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { TokenBucket } from "../core/token-bucket.js";
 import { authorised, CLEARED_COOKIE, loginPage, sameSecret, sessionCookie } from "./access.js";
 import { parseViewQuery, type ViewQuery } from "./status-view.js";
+import { parseHostPort } from "../config/host-port.js";
 
 export interface OpsHandlers {
   health(): { ok: boolean; reason?: string };
@@ -31,13 +32,14 @@ export interface OpsOptions {
   maxEventStreams?: number;
 }
 
-/** `host:port`, `[v6]:port`; the schema of http.listen has checked the shape already. */
+/**
+ * `host:port`, `[v6]:port`: the same rules as the bootstrap check of http.listen (src/config/host-port.ts),
+ * except that port 0 (an ephemeral port, read back through `port`) is allowed here.
+ */
 export function parseListen(listen: string): { host: string; port: number } {
-  const i = listen.lastIndexOf(":");
-  const host = listen.slice(0, i).replace(/^\[(.*)\]$/, "$1");
-  const port = Number(listen.slice(i + 1));
-  if (i <= 0 || !host || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`http.listen: expected host:port, got "${listen}"`);
-  return { host, port };
+  const r = parseHostPort(listen, { minPort: 0 });
+  if ("error" in r) throw new Error(`http.listen: ${r.error}`);
+  return r;
 }
 
 const TEXT = "text/plain; charset=utf-8";

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync, mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli, ROOT } from "../helpers/cli.js";
@@ -95,7 +96,7 @@ test("run: a missing file, a bad config and an unwritable data dir are one-line 
     const r2 = await runCli(["run", "--config", join(bad.dir, "c2.json")]);
     assert.equal(r2.code, 1);
     assert.equal(r2.stderr.trim().split("\n").length, 1);
-    assert.match(r2.stderr, /data dir .* is not writable/);
+    assert.match(r2.stderr, /dataDir: .* lies below .*, which is not a directory/);
     assert.ok(!existsSync(join(blocked.file, "data")));
   } finally {
     rmSync(bad.dir, { recursive: true, force: true });
@@ -106,4 +107,84 @@ test("run: a missing file, a bad config and an unwritable data dir are one-line 
 test("unknown commands and options are usage errors (exit 2)", async () => {
   assert.equal((await runCli(["frobnicate"])).code, 2);
   assert.equal((await runCli(["check", "--confg", example])).code, 2);
+});
+
+test("check finds what run would refuse or degrade on: listen port, CA file, data dir, duplicate keys; run refuses the same", async () => {
+  const base = JSON.parse(readFileSync(example, "utf8"));
+  const { dir } = tempConfig({});
+  try {
+    writeFileSync(join(dir, "not-pem.crt"), "this is not a certificate\n");
+    writeFileSync(join(dir, "a-file"), "");
+    const cfg = {
+      ...base,
+      dataDir: join(dir, "a-file", "data"),
+      http: { listen: "127.0.0.1:70000" },
+      mqtt: { ...base.mqtt, caFile: join(dir, "not-pem.crt") },
+    };
+    const file = join(dir, "bad.json");
+    writeFileSync(file, JSON.stringify(cfg));
+    const r = await runCli(["check", "--config", file]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assert.deepEqual(lines, [
+      `mqtt.caFile: ${join(dir, "not-pem.crt")} is not a PEM certificate file (no -----BEGIN CERTIFICATE----- block)`,
+      'http.listen: expected host:port with a port from 1 to 65535, got "127.0.0.1:70000"',
+      `dataDir: ${join(dir, "a-file", "data")} lies below ${join(dir, "a-file")}, which is not a directory`,
+    ]);
+    // run stops at the same problems instead of starting without its status endpoint
+    const run = await runCli(["run", "--config", file]);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+    assert.match(run.stderr, /http\.listen: expected host:port with a port from 1 to 65535/);
+
+    const text = JSON.stringify({ ...base, dataDir: join(dir, "data") });
+    writeFileSync(file, text.replace(/^\{/, `{"mqtt": ${JSON.stringify(base.mqtt)}, `));
+    const dup = await runCli(["check", "--config", file]);
+    assert.equal(dup.code, 1);
+    assert.equal(dup.stdout.trim(), "mqtt: duplicate key");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("run on a read-only data dir says so (not ENOENT); check says it first", async (t) => {
+  const { dir } = tempConfig({});
+  const mnt = join(dir, "ro");
+  mkdirSync(mnt);
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", mnt], { stdio: "ignore" });
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    t.skip("mounting a tmpfs needs root (the errno mapping is covered in bootstrap-checks.test.ts)");
+    return;
+  }
+  try {
+    const file = join(dir, "c.json");
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(example, "utf8")), dataDir: join(mnt, "fieldbridge") }));
+    const check = await runCli(["check", "--config", file]);
+    assert.equal(check.code, 1);
+    assert.equal(check.stdout.trim(), `dataDir: ${join(mnt, "fieldbridge")} is on a read-only file system`);
+    const run = await runCli(["run", "--config", file]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /dataDir: .* is on a read-only file system/);
+    assert.ok(!run.stderr.includes("ENOENT"), run.stderr);
+  } finally {
+    execFileSync("umount", [mnt]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("check --gateway-config on a document nested 100000 levels deep: one problem, no crash", async () => {
+  const { dir } = tempConfig({});
+  try {
+    const doc = join(dir, "deep.json");
+    writeFileSync(doc, `{"deviceList": ${"[".repeat(100_000)}${"]".repeat(100_000)}}`);
+    const r = await runCli(["check", "--gateway-config", doc], { cwd: dir });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, "");
+    assert.match(r.stdout, /^\$: nested deeper than 64 levels$/m);
+    assert.match(r.stdout, /invalid gateway config \(1 error, 0 warnings\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

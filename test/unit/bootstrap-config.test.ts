@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, rmSync, statSync, readFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync, statSync, readFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,7 +48,7 @@ test("defaults follow the operator contract", () => {
 test("the region changes the default host; relative paths resolve against the config's folder", () => {
   const dir = mkdtempSync(join(tmpdir(), "fb-boot-"));
   try {
-    writeFileSync(join(dir, "root.crt"), "x");
+    copyFileSync(new URL("../fixtures/tls/ca.pem", import.meta.url), join(dir, "root.crt"));
     const cfg = validateBootstrap({ ...minimal(), gateway: { ...minimal().gateway, regionId: "ap-southeast-1" }, mqtt: { caFile: "root.crt" }, dataDir: "data" }, dir);
     assert.equal(cfg.mqtt.host, "a1GwProduct.iot-as-mqtt.ap-southeast-1.aliyuncs.com");
     assert.equal(cfg.mqtt.caFile, join(dir, "root.crt"));
@@ -105,7 +105,7 @@ test("the data dir is created with mode 0700 and must be writable", () => {
     assert.equal(statSync(data).mode & 0o777, 0o700);
     const blocked = join(dir, "file");
     writeFileSync(blocked, "");
-    assert.throws(() => prepareDataDir(join(blocked, "sub")), /data dir .* is not writable/);
+    assert.throws(() => prepareDataDir(join(blocked, "sub")), /data dir .* lies below .*file, which is not a directory \(ENOTDIR\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -168,14 +168,21 @@ test("an invalid point disables only that point; an invalid device only that dev
   assert.equal(devices(badPoint).length, 4);
 
   const badDevice = run((d) => (d.deviceList[1].deviceConfig.slaveId = 300));
-  onlyError(badDevice, "deviceList[1].deviceConfig.slaveId", /slave id 300 is outside 0\.\.255/);
+  onlyError(badDevice, "deviceList[1].deviceConfig.slaveId", /slave id 300 is outside 1\.\.247/);
   assert.deepEqual(devices(badDevice), ["a1EnvMeter/env-meter-01", "a1PumpCtrl/pump-01", "a1BoilerUa/boiler-01"]);
   assert.equal(channels(badDevice).length, 3);
 });
 
-test("Modbus devices need a slave id (1..247 on RTU); OPC UA devices a displayNamePath", () => {
+test("Modbus devices need a slave id (1..247 on RTU and TCP, alink.md 5.8); OPC UA devices a displayNamePath", () => {
   onlyError(run((d) => delete d.deviceList[0].deviceConfig.slaveId), "deviceList[0].deviceConfig.slaveId", /is required for a Modbus device/);
   onlyError(run((d) => (d.deviceList[2].deviceConfig.slaveId = 0)), "deviceList[2].deviceConfig.slaveId", /outside 1\.\.247/);
+  // deviceList[0] is on the TCP channel: 0 and 248 are refused there too, and the device is left out
+  for (const id of [0, 248, 255]) {
+    const r = run((d) => (d.deviceList[0].deviceConfig.slaveId = id));
+    onlyError(r, "deviceList[0].deviceConfig.slaveId", new RegExp(`slave id ${id} is outside 1\\.\\.247`));
+    assert.ok(!devices(r).includes("a1EnvMeter/env-meter-01"));
+  }
+  for (const id of [1, 247]) assert.deepEqual(errorsOf(run((d) => (d.deviceList[0].deviceConfig.slaveId = id))), []);
   onlyError(run((d) => delete d.deviceList[3].deviceConfig.displayNamePath), "deviceList[3].deviceConfig.displayNamePath", /is required for an OPC UA device/);
 });
 

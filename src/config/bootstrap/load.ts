@@ -3,12 +3,18 @@
  * is then validated with ajv against that platform's schema (compose.ts: `schema.json` + the platform's part);
  * unknown keys are errors, defaults are applied, every problem is reported as `path: message`.
  */
-import { readFileSync, mkdirSync, accessSync, writeFileSync, unlinkSync, constants, existsSync, statSync } from "node:fs";
+import { readFileSync, accessSync, constants, statSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
 import { dirname, resolve, isAbsolute } from "node:path";
 import type { ErrorObject } from "ajv";
 import type { PlatformName } from "../../cloud/platform.js";
 import type { BootstrapRegistry } from "../../cloud/bootstraps.js";
 import { platformProblem, platformSchema, readPlatform, relabelForeignKeys } from "./compose.js";
+import { parseJson } from "../json.js";
+import { parseHostPort } from "../host-port.js";
+import { dataDirProblem } from "./data-dir.js";
+
+export { prepareDataDir, dataDirErrorText, dataDirProblem } from "./data-dir.js";
 
 /**
  * The keys the core reads. Everything else of `gateway` and `mqtt`, and the platform's own sections, belong to the
@@ -131,11 +137,12 @@ export function validateBootstrapWithWarnings(raw: unknown, baseDir: string, reg
   for (const [path, holder] of [["mqtt.caFile", cfg.mqtt], ["download.caFile", cfg.download]] as const) {
     if (holder.caFile === undefined) continue;
     holder.caFile = abs(holder.caFile);
-    try {
-      accessSync(holder.caFile, constants.R_OK);
-    } catch {
-      problems.push({ path, message: `cannot read ${holder.caFile}` });
-    }
+    const problem = caFileProblem(holder.caFile);
+    if (problem) problems.push({ path, message: problem });
+  }
+  if (cfg.http.listen !== undefined) {
+    const listen = parseHostPort(cfg.http.listen);
+    if ("error" in listen) problems.push({ path: "http.listen", message: listen.error });
   }
   if (cfg.gatewayConfig.file !== undefined) {
     cfg.gatewayConfig.file = abs(cfg.gatewayConfig.file);
@@ -172,7 +179,36 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
   });
 }
 
-/** Reads, parses and validates the file. Throws ConfigError (problems) or Error (one-line fatal). */
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/**
+ * A CA file must be what TLS will take: PEM with at least one certificate, each of which parses. A DER
+ * file or a key would otherwise only fail (or be silently ignored) at the first connection.
+ */
+function caFileProblem(file: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "latin1");
+  } catch {
+    return `cannot read ${file}`;
+  }
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) return `${file} is not a PEM certificate file (no -----BEGIN CERTIFICATE----- block)`;
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      return `certificate ${i + 1} in ${file} cannot be parsed (${(err as Error).message})`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Reads, parses and validates the file, including what needs the file system (CA files, the data dir,
+ * checked without creating anything): `check` and `run` both load the config through here, so `check`
+ * passes exactly what `run` accepts. Throws ConfigError (problems) or Error (one-line fatal).
+ */
 export function loadBootstrap(file: string): BootstrapConfig {
   return loadBootstrapWithWarnings(file).config;
 }
@@ -186,24 +222,34 @@ export function loadBootstrapWithWarnings(file: string): LoadedBootstrap {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(code === "ENOENT" ? `config file ${file} not found` : `cannot read config file ${file}: ${code ?? String(err)}`);
   }
-  let raw: unknown;
+  const parsed = parseJson(text);
+  if (!parsed.ok) throw new ConfigError(parsed.problems.map((p) => ({ path: pathText(p.path), message: p.message })));
+  const raw = parsed.value;
+  const baseDir = dirname(resolve(file));
+  const problems: ConfigProblem[] = [];
+  let loaded: LoadedBootstrap | undefined;
   try {
-    raw = JSON.parse(text);
+    loaded = validateBootstrapWithWarnings(raw, baseDir);
   } catch (err) {
-    throw new ConfigError([{ path: "$", message: `invalid JSON: ${(err as Error).message}` }]);
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
   }
-  return validateBootstrapWithWarnings(raw, dirname(resolve(file)));
+  // The data dir is checked even when other keys are wrong, so that one `check` lists everything.
+  const dataDir = loaded?.config.dataDir ?? rawDataDir(raw, baseDir);
+  const problem = dataDir === undefined ? undefined : dataDirProblem(dataDir);
+  if (problem) problems.push({ path: "dataDir", message: problem });
+  if (problems.length || !loaded) throw new ConfigError(problems);
+  return loaded;
 }
 
-/** Creates the data dir (mode 0700) and proves it is writable. Throws a one-line Error otherwise. */
-export function prepareDataDir(dataDir: string): void {
-  try {
-    if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const probe = resolve(dataDir, `.write-test-${process.pid}`);
-    writeFileSync(probe, "");
-    unlinkSync(probe);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new Error(`data dir ${dataDir} is not writable (${code})`);
-  }
+function rawDataDir(raw: unknown, baseDir: string): string | undefined {
+  const value = (raw as { dataDir?: unknown } | null)?.dataDir;
+  return typeof value === "string" && value !== "" ? resolve(baseDir, value) : undefined;
+}
+
+/** ["subDevices", 0, "x"] → `subDevices[0].x`, the operator paths of the other problems. */
+function pathText(path: Array<string | number>): string {
+  let out = "";
+  for (const seg of path) out += typeof seg === "number" ? `[${seg}]` : out ? `.${seg}` : seg;
+  return out || "$";
 }

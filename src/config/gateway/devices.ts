@@ -56,14 +56,17 @@ function checkProduct(pk: string, path: Path, ctx: DeviceContext, log: ProblemLo
   return { ...(model ? { model } : {}), usable: !!model?.valid && !!tsl?.valid };
 }
 
-function checkModbusConfig(cfg: JsonObject, path: Path, protocol: ChannelProtocol, log: ProblemLog): void {
+const MIN_SLAVE_ID = 1;
+const MAX_SLAVE_ID = 247;
+
+function checkModbusConfig(cfg: JsonObject, path: Path, log: ProblemLog): void {
   const at: Path = [...path, "deviceConfig", "slaveId"];
   if (cfg.slaveId === undefined) log.error(at, "is required for a Modbus device");
   else if (Number.isInteger(cfg.slaveId)) {
-    // Modbus TCP gateways commonly answer on unit 0 or 255 as well.
-    const [min, max] = protocol === "modbus-tcp" ? [0, 255] : [1, 247];
+    // alink.md 5.8: 1..247 on every channel. 0 is the broadcast address (no device answers it) and
+    // 248..255 are reserved; a device configured with one of them would never post a value.
     const id = cfg.slaveId as number;
-    if (id < min || id > max) log.error(at, `slave id ${id} is outside ${min}..${max}`);
+    if (id < MIN_SLAVE_ID || id > MAX_SLAVE_ID) log.error(at, `slave id ${id} is outside ${MIN_SLAVE_ID}..${MAX_SLAVE_ID}`);
   }
 }
 
@@ -101,7 +104,7 @@ export function readDeviceList(items: unknown[], ctx: DeviceContext, log: Proble
       if (protocol === "opcua") {
         if (cfg.displayNamePath === undefined) log.error([...path, "deviceConfig", "displayNamePath"], "is required for an OPC UA device");
       } else {
-        checkModbusConfig(cfg, path, protocol, log);
+        checkModbusConfig(cfg, path, log);
         pollingMs = readPollingTime(cfg.pollingTime, [...path, "deviceConfig", "pollingTime"], log, true);
         if (Number.isInteger(cfg.slaveId) && serverId !== undefined) {
           const slot = `${serverId}\u0000${cfg.slaveId as number}`;

@@ -2,7 +2,9 @@
  * The gateway config pipeline (alink.md section 5): download → verify digest → parse and validate →
  * decrypt → diff against the running config → persist the document as the last good config.
  */
+import { parseJson } from "../json.js";
 import { parseGatewayConfig, type ParseContext, type ParseResult, emptyGatewayConfig } from "./parse.js";
+import { ProblemLog } from "./problems.js";
 
 export { parseGatewayConfig, emptyGatewayConfig, hasErrors, type ParseContext, type ParseResult } from "./parse.js";
 export { formatProblem, type Problem, type Severity } from "./problems.js";
@@ -23,38 +25,37 @@ export { writeGatewayConfigAtomic, readPersisted, gatewayConfigPath, GATEWAY_CON
 export { canonicalJson } from "./canonical.js";
 export * from "./model.js";
 
-/** Bytes of a downloaded (or persisted) document → config and problems. Bad UTF-8 or JSON is fatal. */
+/**
+ * The largest document read. Above any sensible config (the download limit, download.maxBytes, is
+ * 16 MiB by default), and a bound on the work a hostile one can cause before anything is parsed.
+ */
+export const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Bytes of a downloaded (or persisted) document → config and problems. Bad UTF-8 or JSON, a duplicate
+ * key, nesting deeper than MAX_JSON_DEPTH and a document above MAX_DOCUMENT_BYTES are fatal.
+ */
 export function loadGatewayDocument(bytes: Uint8Array, ctx: ParseContext): ParseResult {
+  const log = new ProblemLog();
+  if (bytes.length > MAX_DOCUMENT_BYTES) {
+    log.error([], `the document is ${bytes.length} bytes; at most ${MAX_DOCUMENT_BYTES} are accepted`);
+    return fatal(log);
+  }
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
-    return fatal("invalid UTF-8");
+    log.error([], "invalid UTF-8");
+    return fatal(log);
   }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    return fatal(`invalid JSON: ${jsonErrorText((err as Error).message, text)}`);
+  const parsed = parseJson(text);
+  if (!parsed.ok) {
+    for (const p of parsed.problems) log.error(p.path, p.message);
+    return fatal(log);
   }
-  return parseGatewayConfig(doc, ctx);
+  return parseGatewayConfig(parsed.value, ctx);
 }
 
-/** V8's message without its quote of the document (which may hold encrypted passwords), plus line and column. */
-function jsonErrorText(message: string, text: string): string {
-  const position = /at position (\d+)/.exec(message);
-  let reason = message
-    .replace(/,\s*".*" is not valid JSON$/s, "")
-    .replace(/\s*(?:in JSON )?at position \d+.*$/s, "")
-    .replace(/\s*\(line \d+ column \d+\)$/, "");
-  if (reason.startsWith("Unexpected token") && /".*" is not valid JSON/s.test(message)) reason = reason.replace(/,.*$/s, "");
-  if (!position) return reason;
-  const before = text.slice(0, Number(position[1]));
-  const line = before.split("\n").length;
-  const column = before.length - before.lastIndexOf("\n");
-  return `${reason} at line ${line} column ${column}`;
-}
-
-function fatal(message: string): ParseResult {
-  return { config: emptyGatewayConfig(), problems: [{ path: "$", message, severity: "error" }], fatal: true };
+function fatal(log: ProblemLog): ParseResult {
+  return { config: emptyGatewayConfig(), problems: log.problems(), fatal: true };
 }

@@ -7,6 +7,7 @@
  */
 import type { GatewayConfig } from "./model.js";
 import type { TslDocument } from "../../things/tsl-types.js";
+import { depthMessage, MAX_JSON_DEPTH, nestedDeeperThan } from "../json.js";
 import { readServerList } from "./channels.js";
 import { readDeviceList } from "./devices.js";
 import { readModelList } from "./models.js";
@@ -41,6 +42,11 @@ export function emptyGatewayConfig(): GatewayConfig {
 
 export function parseGatewayConfig(doc: unknown, ctx: ParseContext): ParseResult {
   const log = new ProblemLog();
+  // Everything below (cloning, schema validation, the readers) recurses: bound the depth first.
+  if (nestedDeeperThan(doc, MAX_JSON_DEPTH)) {
+    log.error([], depthMessage(MAX_JSON_DEPTH));
+    return { config: emptyGatewayConfig(), problems: log.problems(), fatal: true };
+  }
   const sections = readSections(doc, log);
   if (!sections) return { config: emptyGatewayConfig(), problems: log.problems(), fatal: true };
 

@@ -26,10 +26,62 @@ export function formatPath(path: Path): string {
   let out = "";
   for (const seg of path) {
     if (typeof seg === "number") out += `[${seg}]`;
-    else if (PLAIN_KEY.test(seg)) out += out === "" ? seg : `.${seg}`;
-    else out += `[${JSON.stringify(seg)}]`;
+    else if (seg.length <= QUOTE_MAX && PLAIN_KEY.test(seg)) out += out === "" ? seg : `.${seg}`;
+    else out += `[${clipQuoted(JSON.stringify(seg))}]`;
   }
   return out;
+}
+
+/** Characters of a value quoted in a problem; a document's 1 MB string must not come back whole. */
+export const QUOTE_MAX = 200;
+
+const isSpace = (c: string): boolean => c === " " || c === "\n" || c === "\t" || c === "\r";
+
+/**
+ * Clips every value a message quotes to QUOTE_MAX characters and states the full length:
+ * `"AAAA…" (1048576 characters)`. A quoted value is a JSON string (`"…"`, escapes counted as the one
+ * character they stand for); an unquoted value (`got <value>`) is a run without spaces.
+ */
+export function clipQuoted(message: string): string {
+  if (message.length <= QUOTE_MAX) return message;
+  let out = "";
+  let i = 0;
+  const n = message.length;
+  while (i < n) {
+    if (message[i] === '"') {
+      // Walk the string: count decoded characters, note where the QUOTE_MAX-th one ends.
+      let j = i + 1;
+      let chars = 0;
+      let cut = -1;
+      while (j < n && message[j] !== '"') {
+        j += message[j] === "\\" ? (message[j + 1] === "u" ? 6 : 2) : 1;
+        chars++;
+        if (chars === QUOTE_MAX) cut = j;
+      }
+      if (j >= n) {
+        // No closing quote: the rest is a run of its own.
+        out += clipRun(message.slice(i));
+        break;
+      }
+      out += chars > QUOTE_MAX ? `${message.slice(i, cut)}…" (${chars} characters)` : message.slice(i, j + 1);
+      i = j + 1;
+    } else {
+      let j = i;
+      while (j < n && message[j] !== '"' && !isSpace(message[j]!)) j++;
+      if (j === i) {
+        out += message[i];
+        i++;
+      } else {
+        out += clipRun(message.slice(i, j));
+        i = j;
+      }
+    }
+  }
+  return out;
+}
+
+function clipRun(run: string): string {
+  return run.length > QUOTE_MAX ? `${run.slice(0, QUOTE_MAX)}… (${run.length} characters)` : run;
 }
 
 /** `problem.path: message`, the line format of `fieldbridge check` and of the logs. */
@@ -91,7 +143,7 @@ export class ProblemLog {
 
   private add(path: Path, message: string, severity: Severity): void {
     const copy = [...path];
-    const problem = { path: formatPath(copy), message, severity };
+    const problem = { path: formatPath(copy), message: clipQuoted(message), severity };
     const id = `${problem.path}\u0000${message}`;
     if (this.seen.has(id)) return;
     this.seen.add(id);

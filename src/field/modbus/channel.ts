@@ -115,6 +115,7 @@ class ModbusChannel implements FieldChannel {
       maxGap: this.ctx.options.modbusMaxGap,
       concurrency: this.concurrency,
       linkUp: () => this.link.isUp,
+      probePacing: this.spec.protocol === "modbus-rtu" ? "backoff" : "period",
       transact: (owner, unit, req, priority) => this.transact(owner, unit, req, priority),
       cycleDone: (ms) => {
         this.counters.lastPollMs = Math.round(ms);
@@ -186,7 +187,9 @@ class ModbusChannel implements FieldChannel {
     for (const d of this.devices.values()) d.resume();
   }
 
-  private linkDown(reason: string): void {
+  private linkDown(lost: string): void {
+    // Down always comes with a reason (an error without a message must not leave /status with null).
+    const reason = lost.trim() || `connection to ${this.where()} lost`;
     if (this.reportedUp !== false) {
       this.reportedUp = false;
       this.log.warn({ at: this.where(), reason }, "Modbus channel down");
@@ -197,9 +200,12 @@ class ModbusChannel implements FieldChannel {
     for (const d of this.devices.values()) d.pause(reason);
   }
 
+  private reportChannel(up: true): void;
+  private reportChannel(up: false, reason: string): void;
   private reportChannel(up: boolean, reason?: string): void {
     try {
-      this.sink.channelHealth(this.serverId, up, reason);
+      if (up) this.sink.channelHealth(this.serverId, true);
+      else this.sink.channelHealth(this.serverId, false, reason);
     } catch (err) {
       this.log.error({ err }, "channel health sink failed");
     }

@@ -232,7 +232,7 @@ function toRawInteger(point: ModbusPointSpec, value: unknown): bigint {
  * Encodes a TSL value for writing (alink.md 5.3.2 write path): divide by scaling, round integer types and
  * check their range, encode big-endian, then reverseRegister, then swap16. Returns the register words
  * to write; for a coil, the single FC5 output value (0xFF00 on, 0x0000 off).
- * Throws FieldError(460) when the value cannot be represented.
+ * Throws FieldError (badRequest) when the value cannot be represented.
  */
 export function encodeValue(point: ModbusPointSpec, tslValue: unknown): number[] {
   if (isBitArea(point.operateType)) return [toBoolean(point, tslValue) ? 0xff00 : 0x0000];

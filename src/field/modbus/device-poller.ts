@@ -1,21 +1,12 @@
 /**
  * One Modbus device on a channel: runs its read plans on their periods, decodes samples, tracks whether
- * the device answers, backs off from a dead device, and executes writes to it.
+ * the device delivers data (and why not), probes a dead device until it is back, and executes writes to it.
  */
 import type { Logger } from "pino";
 import type { DeviceSpec, ModbusPointSpec } from "../../config/gateway/model.js";
 import { FieldCode, FieldError, type FieldSink, type Sample } from "../driver.js";
-import {
-  decodeBit,
-  decodeRegisters,
-  encodeValue,
-  isBitArea,
-  isWritable,
-  MAX_WRITE_REGISTERS,
-  pointProblem,
-  pointWidth,
-  type PointValue,
-} from "./codec.js";
+import { encodeValue, isWritable, pointProblem } from "./codec.js";
+import { isGatewayNoAnswer, WriteLedger, writeError, writeRequest } from "./device-writes.js";
 import {
   ModbusAbandonedError,
   ModbusExceptionError,
@@ -25,6 +16,8 @@ import {
 } from "./errors.js";
 import type { ModbusRequest, ModbusResult } from "./pdu.js";
 import { planPolls, splitRead, type PlannedRead, type PollPlan } from "./planner.js";
+import { ProbePacer, type ProbePacing } from "./probe-pacer.js";
+import { SampleDecoder } from "./sample-decoder.js";
 import { Priority } from "./request-queue.js";
 import { SlotTimer } from "./slot-timer.js";
 
@@ -37,17 +30,29 @@ export interface PollerContext {
   /** Requests of one device that may be on the link at once (1 on RTU). */
   concurrency: number;
   linkUp(): boolean;
+  /** How a device found dead is probed: each poll period (TCP) or with a growing interval (RTU). */
+  probePacing: ProbePacing;
   /** One transaction through the channel queue; `sentAt` is when it went on the link. */
   transact(owner: string, unit: number, req: ModbusRequest, priority: Priority): Promise<{ result: ModbusResult; sentAt: number }>;
   cycleDone(durationMs: number): void;
 }
 
-/** Consecutive cycles without any answer before a device is reported offline. */
+/** Consecutive cycles without any data before a device is reported offline. */
 const OFFLINE_AFTER_FAILED_CYCLES = 3;
-const PROBE_BACKOFF_INITIAL_MS = 1000;
-const PROBE_BACKOFF_MAX_MS = 60_000;
 
 type Health = "unknown" | "online" | "offline";
+
+/** What one pass over a plan's reads got back. */
+interface CycleOutcome {
+  /** At least one read returned data. */
+  data: boolean;
+  /** The first exception the device answered with (it is there, but refuses the reads). */
+  refusal: ModbusExceptionError | undefined;
+  /** Why the device did not answer (timeout, wrong transaction id, gateway exception 10/11). */
+  silence: string | undefined;
+  /** The link went down or the device was removed mid-cycle: says nothing about the device. */
+  interrupted: boolean;
+}
 
 interface PlanState {
   plan: PollPlan;
@@ -62,19 +67,21 @@ export class DevicePoller {
   private readonly plans: PlanState[];
   private readonly log: Logger;
   private health: Health = "unknown";
-  /** Why the device is offline: its own silence (backed off) or the channel being down. */
+  /** Why the device is offline: its own silence or refusals (probed), or the channel being down. */
   private offlineCause: "device" | "channel" | undefined;
   private failedCycles = 0;
-  private probeBackoffMs = PROBE_BACKOFF_INITIAL_MS;
+  private readonly pacer: ProbePacer;
   private probeTimer: NodeJS.Timeout | undefined;
+  /** Probes go round the plans, so that one plan the device refuses cannot hide the others. */
+  private probeCount = 0;
+  /** Why the device is unhealthy, kept up to date by the probes. */
+  private offlineReason = "";
   private active = false;
   private stopped = false;
   /** Exceptions already logged, per read (fc:address) -> exception code. */
   private readonly loggedExceptions = new Map<string, number>();
-  private readonly loggedBadValues = new Set<string>();
-  /** Per identifier: when its last write completed, and writes still in progress. */
-  private readonly writeDoneAt = new Map<string, number>();
-  private readonly writesInProgress = new Map<string, number>();
+  private readonly writes = new WriteLedger();
+  private readonly decoder: SampleDecoder;
 
   constructor(
     spec: DeviceSpec,
@@ -83,6 +90,7 @@ export class DevicePoller {
     this.key = spec.key;
     this.unit = spec.modbus?.slaveId ?? 1;
     this.log = ctx.logger.child({ device: spec.key, unit: this.unit });
+    this.decoder = new SampleDecoder(this.key, this.log, this.writes);
     const usable: ModbusPointSpec[] = [];
     for (const point of spec.modbus?.points ?? []) {
       const problem = pointProblem(point);
@@ -101,6 +109,7 @@ export class DevicePoller {
       };
       return state;
     });
+    this.pacer = new ProbePacer(ctx.probePacing, this.plans.length ? Math.min(...this.plans.map((p) => p.plan.periodMs)) : undefined);
     this.log.debug(
       { points: usable.length, plans: this.plans.map((p) => ({ periodMs: p.plan.periodMs, requests: p.plan.reads.length })) },
       "Modbus device planned",
@@ -155,63 +164,69 @@ export class DevicePoller {
   private async runCycle(state: PlanState): Promise<void> {
     // An overrunning cycle makes the next slot a skip, never a second concurrent cycle.
     if (state.running || !this.active || !this.ctx.linkUp()) return;
-    state.running = true;
     const started = performance.now();
+    const outcome = await this.readPlan(state, this.ctx.retries, Priority.poll);
+    if (this.stopped) return;
+    this.ctx.cycleDone(performance.now() - started);
+    if (outcome.interrupted && !outcome.data && !outcome.refusal) return;
+    this.afterAttempt(outcome);
+  }
+
+  /** Reads every request of a plan (`retries` after a timeout each), emits the samples, says what came back. */
+  private async readPlan(state: PlanState, retries: number, priority: Priority): Promise<CycleOutcome> {
+    state.running = true;
     const samples: Sample[] = [];
     const work = state.plan.reads.slice();
+    const outcome: CycleOutcome = { data: false, refusal: undefined, silence: undefined, interrupted: false };
     let next = 0;
-    let answered = false;
-    let silence: string | undefined;
-    let interrupted = false;
 
     const worker = async (): Promise<void> => {
-      while (next < work.length && !interrupted) {
+      while (next < work.length && !outcome.interrupted) {
         // A device that has not answered the first request will not answer the rest either; the line is
         // worth more to the devices that do.
-        if (silence && !answered) return;
+        if (outcome.silence && !outcome.data && !outcome.refusal) return;
         const read = work[next++]!;
         try {
-          const { result, sentAt } = await this.readWithRetries(read);
-          answered = true;
+          const { result, sentAt } = await this.readWithRetries(read, retries, priority);
+          outcome.data = true;
           this.loggedExceptions.delete(`${read.fc}:${read.address}`);
-          this.decode(read, result, sentAt, samples);
+          this.decoder.decode(read, result, sentAt, samples);
         } catch (err) {
           if (err instanceof ModbusAbandonedError || err instanceof ModbusNotConnectedError) {
-            interrupted = true;
+            outcome.interrupted = true;
             return;
           }
           if (err instanceof ModbusExceptionError && !isGatewayNoAnswer(err)) {
-            answered = true;
+            outcome.refusal ??= err;
             const pieces = this.onReadException(state, read, err);
             work.push(...pieces);
             continue;
           }
-          silence = (err as Error).message;
+          outcome.silence = (err as Error)?.message || String(err);
         }
       }
     };
     try {
-      const workers = Math.max(1, Math.min(this.ctx.concurrency, work.length));
+      // A probe sends one request at a time: a dead device costs one timeout, not one per slot.
+      const slots = priority === Priority.probe ? 1 : this.ctx.concurrency;
+      const workers = Math.max(1, Math.min(slots, work.length));
       await Promise.all(Array.from({ length: workers }, worker));
     } finally {
       state.running = false;
     }
-    if (this.stopped) return;
-    this.emit(samples);
-    this.ctx.cycleDone(performance.now() - started);
-    if (interrupted && !answered) return;
-    this.afterAttempt(answered, silence);
+    if (!this.stopped) this.emit(samples);
+    return outcome;
   }
 
-  private async readWithRetries(read: PlannedRead): Promise<{ result: ModbusResult; sentAt: number }> {
+  private async readWithRetries(read: PlannedRead, retries: number, priority: Priority): Promise<{ result: ModbusResult; sentAt: number }> {
     const req: ModbusRequest = { fc: read.fc, address: read.address, count: read.count };
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.ctx.transact(this.key, this.unit, req, Priority.poll);
+        return await this.ctx.transact(this.key, this.unit, req, priority);
       } catch (err) {
         // Retries go to the back of the queue: other devices' requests that waited meanwhile go first.
         const retryable = err instanceof ModbusTimeoutError || err instanceof ModbusProtocolError;
-        if (!retryable || attempt >= this.ctx.retries) throw err;
+        if (!retryable || attempt >= retries) throw err;
       }
     }
   }
@@ -245,36 +260,6 @@ export class DevicePoller {
     return [];
   }
 
-  private decode(read: PlannedRead, result: ModbusResult, sentAt: number, out: Sample[]): void {
-    const time = Date.now();
-    for (const { point, offset } of read.items) {
-      if (this.readPredatesWrite(point.identifier, sentAt)) continue;
-      let value: PointValue;
-      if (isBitArea(point.operateType)) {
-        if (!("bits" in result)) continue;
-        value = decodeBit(point, result.bits[offset] ?? false);
-      } else {
-        if (!("registers" in result)) continue;
-        value = decodeRegisters(point, result.registers.slice(offset, offset + pointWidth(point)));
-      }
-      if (typeof value === "number" && !Number.isFinite(value)) {
-        if (!this.loggedBadValues.has(point.identifier)) {
-          this.loggedBadValues.add(point.identifier);
-          this.log.warn({ identifier: point.identifier, address: point.address }, `Modbus point decoded to ${value}; sample dropped`);
-        }
-        continue;
-      }
-      out.push({ deviceKey: this.key, identifier: point.identifier, value, time });
-    }
-  }
-
-  /** A read that went out before a write to the same point completed may carry the old value. */
-  private readPredatesWrite(identifier: string, sentAt: number): boolean {
-    if (this.writesInProgress.get(identifier)) return true;
-    const done = this.writeDoneAt.get(identifier);
-    return done !== undefined && sentAt < done;
-  }
-
   private emit(samples: Sample[]): void {
     if (samples.length === 0) return;
     try {
@@ -286,15 +271,21 @@ export class DevicePoller {
 
   // ---- health ---------------------------------------------------------------------------------
 
-  private afterAttempt(answered: boolean, silence: string | undefined): void {
-    if (answered) {
+  /** Why a cycle without data failed: the device refuses every read, or it does not answer. */
+  private unhealthyReason(outcome: CycleOutcome): string {
+    if (outcome.refusal) return `unit ${this.unit} refuses every read: ${outcome.refusal.message}`;
+    return `no response from unit ${this.unit}: ${outcome.silence ?? "no answer"}`;
+  }
+
+  private afterAttempt(outcome: CycleOutcome): void {
+    if (outcome.data) {
       this.failedCycles = 0;
       if (this.health !== "online") this.setOnline();
       return;
     }
     this.failedCycles++;
     if (this.failedCycles >= OFFLINE_AFTER_FAILED_CYCLES && this.health !== "offline") {
-      this.setOffline("device", `no response from unit ${this.unit}: ${silence ?? "no answer"}`);
+      this.setOffline("device", this.unhealthyReason(outcome));
     }
   }
 
@@ -302,29 +293,33 @@ export class DevicePoller {
     const wasOffline = this.health === "offline";
     this.health = "online";
     this.offlineCause = undefined;
-    this.probeBackoffMs = PROBE_BACKOFF_INITIAL_MS;
+    this.offlineReason = "";
     this.log.info("Modbus device online");
     this.report(true);
-    // Back from a backoff: poll everything now and pick the schedule up again.
+    // Back from probing: poll everything now and pick the schedule up again.
     if (wasOffline && this.active && !this.plans.some((p) => p.timer.running)) this.startTimers();
   }
 
   private setOffline(cause: "device" | "channel", reason: string): void {
     this.health = "offline";
     this.offlineCause = cause;
+    this.offlineReason = reason;
     this.failedCycles = 0;
     this.log.warn({ reason }, "Modbus device offline");
     this.report(false, reason);
     if (cause === "device") {
       this.stopTimers();
-      this.probeBackoffMs = PROBE_BACKOFF_INITIAL_MS;
-      this.scheduleProbe(this.probeBackoffMs);
+      this.scheduleProbe(this.pacer.first());
     }
   }
 
+  /** Offline always comes with a reason: /status shows it, and "null" tells an operator nothing. */
+  private report(online: true): void;
+  private report(online: false, reason: string): void;
   private report(online: boolean, reason?: string): void {
     try {
-      this.ctx.sink.deviceHealth(this.key, online, reason);
+      if (online) this.ctx.sink.deviceHealth(this.key, true);
+      else this.ctx.sink.deviceHealth(this.key, false, reason || `unit ${this.unit} unhealthy`);
     } catch (err) {
       this.log.error({ err }, "device health sink failed");
     }
@@ -335,7 +330,7 @@ export class DevicePoller {
     this.probeTimer = setTimeout(() => {
       this.probeTimer = undefined;
       this.guard(this.probe());
-    }, delayMs);
+    }, Math.max(0, delayMs));
   }
 
   private clearProbe(): void {
@@ -343,33 +338,33 @@ export class DevicePoller {
     this.probeTimer = undefined;
   }
 
-  /** One request, no retries: a dead device costs the line one timeout per backoff step. */
+  /**
+   * One pass over one plan without retries: a dead device costs one timeout per probe (the first silent
+   * read ends the pass). Data brings the device back; a refusal or silence keeps it offline.
+   */
   private async probe(): Promise<void> {
-    const read = this.plans[0]?.plan.reads[0];
-    if (!read || !this.active || !this.ctx.linkUp()) return;
-    let answered = false;
-    try {
-      const { result, sentAt } = await this.ctx.transact(
-        this.key,
-        this.unit,
-        { fc: read.fc, address: read.address, count: read.count },
-        Priority.poll,
-      );
-      answered = true;
-      const samples: Sample[] = [];
-      this.decode(read, result, sentAt, samples);
-      this.emit(samples);
-    } catch (err) {
-      if (err instanceof ModbusAbandonedError || err instanceof ModbusNotConnectedError) return;
-      answered = err instanceof ModbusExceptionError && !isGatewayNoAnswer(err);
+    const state = this.plans[this.probeCount++ % this.plans.length];
+    // Inactive or link down: resume() probes again when the link is back.
+    if (!state || !this.active || !this.ctx.linkUp()) return;
+    const started = performance.now();
+    if (state.running) {
+      // A cycle from before the device was found dead is still on the line: it will tell.
+      this.scheduleProbe(this.pacer.next(started));
+      return;
     }
-    if (this.stopped || !this.active) return;
-    if (answered) {
+    const outcome = await this.readPlan(state, 0, Priority.probe);
+    if (this.stopped || !this.active || this.health !== "offline" || this.offlineCause !== "device") return;
+    if (outcome.data) {
       this.setOnline();
       return;
     }
-    this.probeBackoffMs = Math.min(this.probeBackoffMs * 2, PROBE_BACKOFF_MAX_MS);
-    this.scheduleProbe(this.probeBackoffMs);
+    if (outcome.interrupted && !outcome.refusal) return;
+    const reason = this.unhealthyReason(outcome);
+    if (reason !== this.offlineReason) {
+      this.offlineReason = reason;
+      this.log.info({ reason }, "Modbus device still offline");
+    }
+    this.scheduleProbe(this.pacer.next(started));
   }
 
   // ---- writes ---------------------------------------------------------------------------------
@@ -390,7 +385,7 @@ export class DevicePoller {
   private async writeOne(point: ModbusPointSpec, req: ModbusRequest): Promise<void> {
     if (!this.ctx.linkUp()) throw new FieldError(FieldCode.notConnected, `channel not connected (device ${this.key})`);
     const id = point.identifier;
-    this.writesInProgress.set(id, (this.writesInProgress.get(id) ?? 0) + 1);
+    this.writes.begin(id);
     try {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -400,49 +395,15 @@ export class DevicePoller {
         } catch (err) {
           // FC5/6/16 set absolute values, so repeating one after a lost answer is harmless.
           if (err instanceof ModbusTimeoutError && attempt < this.ctx.retries) continue;
-          throw this.writeError(point, err);
+          throw writeError(point, this.unit, err);
         }
       }
     } finally {
-      const left = (this.writesInProgress.get(id) ?? 1) - 1;
-      if (left > 0) this.writesInProgress.set(id, left);
-      else this.writesInProgress.delete(id);
-      this.writeDoneAt.set(id, performance.now());
+      this.writes.end(id);
     }
   }
 
   private writeAnswered(): void {
     if (this.health === "offline" && this.offlineCause === "device" && this.active) this.setOnline();
   }
-
-  private writeError(point: ModbusPointSpec, err: unknown): FieldError {
-    const where = `writing ${point.identifier} (unit ${this.unit}, address ${point.address})`;
-    if (err instanceof ModbusTimeoutError) return new FieldError(FieldCode.timeout, `timeout ${where}: ${err.message}`);
-    if (err instanceof ModbusExceptionError) {
-      if (!isGatewayNoAnswer(err)) this.writeAnswered();
-      return new FieldError(FieldCode.modbusException, `${err.message} ${where}`);
-    }
-    if (err instanceof ModbusNotConnectedError || err instanceof ModbusAbandonedError) {
-      return new FieldError(FieldCode.notConnected, `channel not connected ${where}: ${err.message}`);
-    }
-    return new FieldError(FieldCode.generic, `${(err as Error)?.message ?? String(err)} ${where}`);
-  }
-}
-
-/**
- * Exceptions 10/11 come from a TCP-to-serial gateway, not from the device: "path unavailable" and
- * "target device failed to respond". For the device's health they mean silence, not an answer.
- */
-function isGatewayNoAnswer(err: ModbusExceptionError): boolean {
-  return err.exceptionCode === 10 || err.exceptionCode === 11;
-}
-
-/** FC5 for a coil, FC6 for one register, FC16 for several. */
-function writeRequest(point: ModbusPointSpec, words: number[]): ModbusRequest {
-  if (point.operateType === "coilStatus") return { fc: 5, address: point.address, value: words[0] === 0xff00 };
-  if (words.length === 1) return { fc: 6, address: point.address, value: words[0]! };
-  if (words.length > MAX_WRITE_REGISTERS) {
-    throw new FieldError(FieldCode.badRequest, `${point.identifier}: ${words.length} registers exceed one FC16 write (${MAX_WRITE_REGISTERS})`);
-  }
-  return { fc: 16, address: point.address, values: words };
 }

@@ -1,8 +1,9 @@
 /** Transport-level failures of one Modbus transaction; the channel maps them to FieldError codes. */
 
 export class ModbusTimeoutError extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`no response within ${timeoutMs} ms`);
+  /** `detail`: what did arrive meanwhile, e.g. an answer with the wrong transaction id. */
+  constructor(readonly timeoutMs: number, detail?: string) {
+    super(`timeout after ${timeoutMs} ms${detail ? `; ${detail}` : ""}`);
     this.name = "ModbusTimeoutError";
   }
 }

@@ -1,11 +1,13 @@
 /**
  * The channel's request queue: at most `concurrency` transactions on the link at once (1 on a
- * half-duplex RTU line, modbusTcpInFlight on TCP). Writes go before polls; within a priority the order
- * is first come, first served, which is what bounds how long one slow device can hold the others up.
+ * half-duplex RTU line, modbusTcpInFlight on TCP). Writes go before polls, polls before probes of dead
+ * devices; within a priority the order is first come, first served, which is what bounds how long one slow
+ * device can hold the others up.
  */
 import { ModbusAbandonedError } from "./errors.js";
 
-export const Priority = { write: 0, poll: 1 } as const;
+/** Probes of dead devices come last: a queued probe never goes before a waiting poll or write. */
+export const Priority = { write: 0, poll: 1, probe: 2 } as const;
 export type Priority = (typeof Priority)[keyof typeof Priority];
 
 interface Job {
@@ -16,15 +18,16 @@ interface Job {
 }
 
 export class RequestQueue {
-  private readonly lanes: [Job[], Job[]] = [[], []];
+  private readonly lanes: [Job[], Job[], Job[]] = [[], [], []];
   private inFlight = 0;
+  private probesInFlight = 0;
   private readonly inFlightByOwner = new Map<string, number>();
   private readonly idleWaiters = new Map<string, Array<() => void>>();
 
   constructor(private readonly concurrency: number) {}
 
   get pending(): number {
-    return this.lanes[0].length + this.lanes[1].length;
+    return this.lanes[0].length + this.lanes[1].length + this.lanes[2].length;
   }
 
   push<T>(owner: string, priority: Priority, run: () => Promise<T>): Promise<T> {
@@ -64,9 +67,13 @@ export class RequestQueue {
 
   private pump(): void {
     while (this.inFlight < this.concurrency) {
-      const job = this.lanes[0].shift() ?? this.lanes[1].shift();
+      let job = this.lanes[0].shift() ?? this.lanes[1].shift();
+      // Probes wait for timeouts most of the time: they never take the last free slot of a pipelined link.
+      const probe = !job && this.probesInFlight < Math.max(1, this.concurrency - 1);
+      if (probe) job = this.lanes[2].shift();
       if (!job) return;
       this.inFlight++;
+      if (probe) this.probesInFlight++;
       this.inFlightByOwner.set(job.owner, (this.inFlightByOwner.get(job.owner) ?? 0) + 1);
       let settled: Promise<unknown>;
       try {
@@ -74,12 +81,14 @@ export class RequestQueue {
       } catch (err) {
         settled = Promise.reject(err);
       }
-      settled.then(job.resolve, job.reject).finally(() => this.finished(job.owner));
+      const owner = job.owner;
+      settled.then(job.resolve, job.reject).finally(() => this.finished(owner, probe));
     }
   }
 
-  private finished(owner: string): void {
+  private finished(owner: string, probe: boolean): void {
     this.inFlight--;
+    if (probe) this.probesInFlight--;
     const left = (this.inFlightByOwner.get(owner) ?? 1) - 1;
     if (left > 0) this.inFlightByOwner.set(owner, left);
     else {

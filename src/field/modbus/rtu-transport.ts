@@ -185,5 +185,5 @@ function mapError(err: NodeJS.ErrnoException & { modbusCode?: number }, timeoutM
   if (typeof err.modbusCode === "number") return new ModbusExceptionError(err.modbusCode);
   if ((err as { errno?: unknown }).errno === "ETIMEDOUT" || err.name === "TransactionTimedOutError") return new ModbusTimeoutError(timeoutMs);
   if (err.name === "PortNotOpenError") return new ModbusNotConnectedError("serial port not open");
-  return new ModbusProtocolError(err.message ?? String(err));
+  return new ModbusProtocolError(err.message || err.name || "malformed response");
 }

@@ -32,6 +32,8 @@ interface Pending {
 }
 
 const MBAP_HEADER = 7; // transaction id, protocol id, length, unit id
+/** Timed-out transaction ids remembered, so that their late answers are not taken for wrong ids. */
+const RECENT_TIMEOUTS = 64;
 
 export class TcpTransport implements ModbusTransport {
   private socket: net.Socket | undefined;
@@ -44,6 +46,10 @@ export class TcpTransport implements ModbusTransport {
   private lastReceived = performance.now();
   private lostListener: ((reason: string) => void) | undefined;
   private lostReported = false;
+  /** Ids of requests that timed out, oldest first: an answer to one of them is late, not wrong. */
+  private readonly timedOut = new Set<number>();
+  /** Per unit, the last answer whose transaction id matched no request, sent or timed out. */
+  private readonly strayAnswers = new Map<number, { tid: number; at: number }>();
 
   constructor(private readonly options: TcpTransportOptions) {}
 
@@ -114,9 +120,14 @@ export class TcpTransport implements ModbusTransport {
     frame.writeUInt8(unit, 6);
     pdu.copy(frame, MBAP_HEADER);
     return new Promise<ModbusResult>((resolve, reject) => {
+      const sentAt = performance.now();
       const timer = setTimeout(() => {
         this.pending.delete(tid);
-        reject(new ModbusTimeoutError(timeoutMs));
+        this.rememberTimeout(tid);
+        // An answer that came for this unit with an id nobody waits for is most likely this one's.
+        const stray = this.strayAnswers.get(unit);
+        const detail = stray && stray.at >= sentAt ? `an answer with the wrong transaction id ${stray.tid} (expected ${tid}) was dropped` : undefined;
+        reject(new ModbusTimeoutError(timeoutMs, detail));
         this.silentTimeouts++;
         const silentFor = performance.now() - this.lastReceived;
         if (this.silentTimeouts >= this.options.staleAfterTimeouts && silentFor >= this.options.staleAfterMs) {
@@ -129,12 +140,21 @@ export class TcpTransport implements ModbusTransport {
     });
   }
 
+  private rememberTimeout(tid: number): void {
+    this.timedOut.delete(tid);
+    this.timedOut.add(tid);
+    if (this.timedOut.size > RECENT_TIMEOUTS) this.timedOut.delete(this.timedOut.values().next().value!);
+  }
+
   private allocateTid(): number {
     // 65535 ids and far fewer requests in flight: skipping ids still pending never loops long.
     for (;;) {
       const tid = this.nextTid;
       this.nextTid = (this.nextTid + 1) & 0xffff;
-      if (!this.pending.has(tid)) return tid;
+      if (!this.pending.has(tid)) {
+        this.timedOut.delete(tid);
+        return tid;
+      }
     }
   }
 
@@ -156,7 +176,11 @@ export class TcpTransport implements ModbusTransport {
       this.silentTimeouts = 0;
       this.lastReceived = performance.now();
       const p = this.pending.get(tid);
-      if (!p) continue; // answer to a request that already timed out
+      if (!p) {
+        // A late answer to a request that timed out is expected now and then; any other id is wrong.
+        if (!this.timedOut.delete(tid)) this.strayAnswers.set(unit, { tid, at: performance.now() });
+        continue;
+      }
       this.pending.delete(tid);
       clearTimeout(p.timer);
       if (unit !== p.unit) {
