@@ -4,6 +4,7 @@
  * it uses keep their columns.
  */
 import type { Database } from "better-sqlite3";
+import { wireBody } from "./record-codec.js";
 
 export interface Migration {
   version: number;
@@ -50,7 +51,66 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    description: "neutral uplink records; waiting wire messages of schema 1 move into them",
+    up(db) {
+      db.exec(`
+        CREATE TABLE records (
+          seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+          device      TEXT    NOT NULL,
+          kind        TEXT    NOT NULL,
+          sample_time INTEGER NOT NULL,
+          body        TEXT    NOT NULL,
+          attempts    INTEGER NOT NULL DEFAULT 0,
+          created_at  INTEGER NOT NULL,
+          bytes       INTEGER NOT NULL
+        );
+        CREATE INDEX records_sample_time ON records (sample_time);
+        CREATE INDEX records_device ON records (device, seq);
+      `);
+      moveWireMessages(db);
+    },
+  },
 ];
+
+/**
+ * Schema 1 stored Alibaba (Alink) messages ready to publish. They keep their seq (so their order and their place
+ * before anything new) and become wire records that the Alibaba adapter sends as they are.
+ */
+function moveWireMessages(db: Database): void {
+  const read = db.prepare<[number], { seq: number; topic: string; payload: string; devices: string; createdAt: number; sampleTime: number }>(
+    "SELECT seq, topic, payload, devices, created_at AS createdAt, sample_time AS sampleTime FROM outbox WHERE seq > ? ORDER BY seq LIMIT 500",
+  );
+  const insert = db.prepare<[number, string, number, string, number, number]>(
+    "INSERT INTO records (seq, device, kind, sample_time, body, created_at, bytes) VALUES (?, ?, 'wire', ?, ?, ?, ?)",
+  );
+  // Chunked: better-sqlite3 cannot write while a statement iterates, and a full outbox may hold 256 MiB.
+  for (let after = 0; ; ) {
+    const rows = read.all(after);
+    if (rows.length === 0) break;
+    for (const r of rows) {
+      after = r.seq;
+      let devices: string[] = [];
+      try {
+        const parsed = JSON.parse(r.devices) as unknown;
+        if (Array.isArray(parsed)) devices = parsed.filter((d): d is string => typeof d === "string");
+      } catch {
+        // A damaged device list: the topic still names the device.
+      }
+      const device = devices[0] ?? topicDevice(r.topic);
+      const body = wireBody("aliyun", r.topic, r.payload, devices);
+      insert.run(r.seq, device, r.sampleTime, body, r.createdAt, Buffer.byteLength(device) + Buffer.byteLength(body));
+    }
+  }
+  db.exec("DELETE FROM outbox");
+}
+
+/** `/sys/{productKey}/{deviceName}/…` → `productKey/deviceName` (the device an Alink message concerns). */
+function topicDevice(topic: string): string {
+  const parts = topic.split("/");
+  return parts[1] === "sys" && parts[2] && parts[3] ? `${parts[2]}/${parts[3]}` : topic;
+}
 
 export const SCHEMA_VERSION = migrations[migrations.length - 1]!.version;
 

@@ -1,6 +1,6 @@
 /**
- * The gateway's SQLite database (`<dataDir>/fieldbridge.db`) and the parts built on it: the outbox, sub-device
- * secrets, small key/value state and message ids. One connection, owned here; `close()` commits queued writes.
+ * The gateway's SQLite database (`<dataDir>/fieldbridge.db`) and the parts built on it: the outbox of wire
+ * messages, the outbox of neutral uplink records, sub-device secrets, small key/value state and message ids. One connection, owned here; `close()` commits queued writes.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -11,6 +11,7 @@ import { KvStore } from "./kv.js";
 import { MessageIds } from "./message-ids.js";
 import { Outbox } from "./outbox.js";
 import type { OutboxOptions } from "./outbox-types.js";
+import { RecordOutbox, type RecordOutboxOptions } from "./records.js";
 import { SecretStore } from "./secrets.js";
 
 export const DB_FILE_NAME = "fieldbridge.db";
@@ -22,6 +23,7 @@ export interface OpenStoreOptions {
   /** "full": every commit is fsynced. "normal": the last commits may be lost on power loss (fewer flash writes). */
   sync: SyncMode;
   outbox?: OutboxOptions;
+  records?: RecordOutboxOptions;
   /** Message ids reserved per database write (default 10,000). */
   messageIdBlock?: number;
   /** Clock (epoch ms); tests move it. */
@@ -34,6 +36,7 @@ export interface Store {
   /** The connection, for diagnostics; the parts below are the interface. */
   readonly db: Database;
   readonly outbox: Outbox;
+  readonly records: RecordOutbox;
   readonly secrets: SecretStore;
   readonly kv: KvStore;
   readonly messageIds: MessageIds;
@@ -58,6 +61,7 @@ export function openStore(dataDir: string, options: OpenStoreOptions): Store {
       kv: new KvStore(db, now),
       messageIds: new MessageIds({ db, sync: options.sync, logger, blockSize: options.messageIdBlock, markFile: path.join(dir, MESSAGE_ID_MARK_FILE) }),
       outbox: new Outbox({ db, logger: options.logger.child({ component: "outbox" }), now }, options.outbox),
+      records: new RecordOutbox({ db, logger: options.logger.child({ component: "outbox" }), now }, options.records),
     }),
   });
 
@@ -72,7 +76,11 @@ export function openStore(dataDir: string, options: OpenStoreOptions): Store {
       try {
         parts.outbox.close();
       } finally {
-        db.close();
+        try {
+          parts.records.close();
+        } finally {
+          db.close();
+        }
       }
     },
   };

@@ -1,0 +1,113 @@
+/**
+ * How a neutral uplink record is kept in a row of the `records` table: the columns the outbox filters on (device,
+ * kind, sample time) plus a compact JSON body of the values. Decoding runs for every record sent, so the bodies are
+ * positional arrays where the shape is fixed (properties `[[identifier, value, time], …]`, event
+ * `[identifier, outputs]`) and plain objects only for wire messages of an older release.
+ */
+import type { DeviceKey, PlatformName, PropertySample, UplinkRecord } from "../cloud/platform.js";
+import { PLATFORM_NAMES } from "../cloud/platform.js";
+import type { TslValue } from "../things/tsl-value.js";
+
+type WithoutStored<T> = T extends unknown ? Omit<T, "seq" | "attempts"> : never;
+/** What producers append: a record before the outbox gave it a position. */
+export type NewRecord = WithoutStored<UplinkRecord>;
+export type RecordKind = UplinkRecord["kind"];
+
+/** The stored form of one record. */
+export interface EncodedRecord {
+  device: DeviceKey;
+  kind: RecordKind;
+  sampleTime: number;
+  body: string;
+  /** UTF-8 bytes of device and body; the size limit counts these. */
+  bytes: number;
+}
+
+/** One row as read back. */
+export interface RecordRow {
+  seq: number;
+  device: string;
+  kind: string;
+  time: number;
+  body: string;
+  attempts: number;
+  bytes: number;
+}
+
+/** Throws a TypeError naming the device and kind when `r` is not a well-formed record. */
+export function checkRecord(r: NewRecord): void {
+  const fail = (why: string): never => {
+    throw new TypeError(`invalid uplink record (device ${String(r?.device)}, kind ${String(r?.kind)}): ${why}`);
+  };
+  if (r === null || typeof r !== "object") fail("not an object");
+  if (typeof r.device !== "string" || r.device.length === 0) fail("device must be a non-empty string");
+  if (!Number.isFinite(r.time)) fail("time must be a finite number");
+  switch (r.kind) {
+    case "properties":
+      if (!Array.isArray(r.values) || r.values.length === 0) fail("values must be a non-empty array");
+      for (const v of r.values) {
+        if (typeof v?.identifier !== "string" || v.identifier.length === 0) fail("a value has no identifier");
+        if (!Number.isFinite(v.time)) fail(`value ${v.identifier} has no finite time`);
+        if (v.value === undefined || v.value === null) fail(`value ${v.identifier} is missing`);
+      }
+      return;
+    case "event":
+      if (typeof r.identifier !== "string" || r.identifier.length === 0) fail("identifier must be a non-empty string");
+      if (r.outputs === null || typeof r.outputs !== "object" || Array.isArray(r.outputs)) fail("outputs must be an object");
+      return;
+    case "wire":
+      if (!PLATFORM_NAMES.includes(r.platform)) fail(`unknown platform ${String(r.platform)}`);
+      if (typeof r.topic !== "string" || r.topic.length === 0) fail("topic must be a non-empty string");
+      if (typeof r.payload !== "string") fail("payload must be a string");
+      if (!Array.isArray(r.devices) || !r.devices.every((d) => typeof d === "string")) fail("devices must be strings");
+      return;
+    default:
+      fail("unknown kind");
+  }
+}
+
+export function encodeRecord(r: NewRecord): EncodedRecord {
+  let body: string;
+  switch (r.kind) {
+    case "properties":
+      body = JSON.stringify(r.values.map((v) => [v.identifier, v.value, v.time]));
+      break;
+    case "event":
+      body = JSON.stringify([r.identifier, r.outputs]);
+      break;
+    case "wire":
+      body = wireBody(r.platform, r.topic, r.payload, r.devices);
+      break;
+  }
+  return { device: r.device, kind: r.kind, sampleTime: r.time, body, bytes: Buffer.byteLength(r.device) + Buffer.byteLength(body) };
+}
+
+export function wireBody(platform: PlatformName, topic: string, payload: string, devices: readonly string[]): string {
+  return JSON.stringify({ platform, topic, payload, devices });
+}
+
+/** The record of a row; throws when the body cannot be read (a damaged row or a kind of a newer build). */
+export function decodeRecord(row: RecordRow, attempts: number): UplinkRecord {
+  const base = { seq: row.seq, device: row.device, time: row.time, attempts };
+  const body = JSON.parse(row.body) as unknown;
+  switch (row.kind) {
+    case "properties": {
+      if (!Array.isArray(body)) break;
+      const values: PropertySample[] = new Array(body.length);
+      for (let i = 0; i < body.length; i++) {
+        const v = body[i] as [string, TslValue, number];
+        values[i] = { identifier: v[0], value: v[1], time: v[2] };
+      }
+      return { ...base, kind: "properties", values };
+    }
+    case "event":
+      if (!Array.isArray(body) || typeof body[0] !== "string") break;
+      return { ...base, kind: "event", identifier: body[0], outputs: body[1] as Record<string, TslValue> };
+    case "wire": {
+      const w = body as { platform?: PlatformName; topic?: string; payload?: string; devices?: string[] } | null;
+      if (!w || typeof w.topic !== "string" || typeof w.payload !== "string") break;
+      return { ...base, kind: "wire", platform: w.platform ?? "aliyun", topic: w.topic, payload: w.payload, devices: w.devices ?? [row.device] };
+    }
+  }
+  throw new Error(`record ${row.seq} of ${row.device} has an unreadable ${row.kind} body`);
+}
