@@ -261,6 +261,8 @@ export interface PlatformAdapter {
   setDevices(devices: readonly PlatformDevice[]): void;
   /** A device became reachable or unreachable on the field side. */
   fieldHealth(device: DeviceKey, reachable: boolean, reason?: string): void;
+  /** False: every record travels on the gateway's connection (GATEWAY_ROUTE); true: one route per device. */
+  readonly perDeviceRoutes: boolean;
   /** The route a device's records travel on. */
   routeOf(device: DeviceKey): RouteId;
   /** Whether records of `device` can be sent on `route` now. */

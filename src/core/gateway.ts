@@ -63,7 +63,7 @@ export class Gateway implements GatewayView {
     const log = this.logger;
     this.store = openStore(cfg.dataDir, {
       logger: log, sync: cfg.store.sync,
-      outbox: { maxBytes: cfg.store.maxBytes, maxAgeHours: cfg.store.maxAgeHours },
+      records: { maxBytes: cfg.store.maxBytes, maxAgeHours: cfg.store.maxAgeHours },
     });
     const platform = await loadPlatform(cfg.gateway.platform);
     this.cloud = platform.createAdapter(cfg, this.coreFor(log));
@@ -73,7 +73,7 @@ export class Gateway implements GatewayView {
       onFieldHealth: (key, online, reason) => this.cloud.fieldHealth(key, online, reason),
     });
     this.drains = new Drains({
-      outbox: this.store.records, target: this.cloud, perDeviceRoutes: this.cloud.name === "huawei" || this.cloud.name === "lierda",
+      outbox: this.store.records, target: this.cloud,
       logger: log.child({ component: "drains" }), window: cfg.store.inFlight, replayRatePerSec: cfg.store.replayRatePerSecond,
     });
     this.field = new FieldManager(this.things, {
@@ -192,7 +192,7 @@ export class Gateway implements GatewayView {
 
   delivery(): DeliveryReading {
     const s = this.drains.stats();
-    return { published: s.published, acked: s.acked, failed: s.failed, replayed: s.replayed };
+    return { published: s.messages, acked: s.acked, failed: s.failed, replayed: s.replayed };
   }
 
   channels(): Array<ChannelStats & { name: string }> {

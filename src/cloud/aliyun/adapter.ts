@@ -22,8 +22,12 @@ const RETRYABLE = new Set([520, 6401, 429, 500, 6313]);
 export class AliyunAdapter implements PlatformAdapter {
   readonly name = "aliyun" as const;
   readonly gateway: { key: DeviceKey; productKey: string; deviceName: string };
-  /** A pack post carries at most 20 sub-devices; records of more devices go into several messages of one send. */
-  readonly maxRecordsPerSend = 64;
+  /**
+   * A pack post carries at most 20 sub-devices; one send packs the records of up to 200 devices (a whole poll cycle of
+   * a large line) into as few messages as the limits allow.
+   */
+  readonly maxRecordsPerSend = 200;
+  readonly perDeviceRoutes = false;
   readonly deviceStates: readonly SessionStatus[] = ["waiting", "online", "offline", "disabled", "deleted", "conflict", "error"];
   readonly link: AlinkConnection;
   readonly subs: SubDeviceManager;
