@@ -113,7 +113,7 @@ export class Gateway implements GatewayView {
   private coreFor(log: Logger): Core {
     const cfg = this.cfg;
     return {
-      logger: log.child({ component: "cloud" }),
+      logger: log,
       metrics: this.metrics,
       secrets: this.store.secrets,
       kv: this.store.kv,

@@ -198,6 +198,6 @@ test("kill -9 after the PUBACK and before the platform's reply, and a 520 after 
   sim.setHolding(1, 0, [0, 3]);
   await emu.waitFor(() => p0(3).length > 0, 20_000, "the refused value delivered after the re-login");
   assert.ok(emu.rejected.some((r) => r.code === 520), "the first attempt was refused with 520");
-  assert.ok(emu.logins.filter((l) => l.code === 200).length > logins, "the sub-device logged in again");
+  await emu.waitFor(() => emu.logins.filter((l) => l.code === 200).length > logins, 5000, "the sub-device logged in again");
   assert.equal((await d.stop("SIGTERM")).code, 0);
 });
