@@ -24,6 +24,7 @@ export interface PlannedMessage {
 export class ValueWriter {
   private readonly props = new Map<string, Encoder>();
   private readonly events = new Map<string, Encoder>();
+  private readonly services = new Map<string, Encoder>();
 
   constructor(tsl: TslDocument | undefined) {
     for (const p of tsl?.properties ?? []) if (p && typeof p.identifier === "string") this.props.set(p.identifier, encoderFor(p.dataType));
@@ -32,6 +33,20 @@ export class ValueWriter {
       const outputs = Array.isArray(e.outputData) ? e.outputData : [];
       this.events.set(e.identifier, encoderFor({ type: "struct", specs: outputs } as TslDataType));
     }
+    for (const s of tsl?.services ?? []) {
+      if (!s || typeof s.identifier !== "string") continue;
+      const outputs = Array.isArray(s.outputData) ? s.outputData : [];
+      this.services.set(s.identifier, encoderFor({ type: "struct", specs: outputs } as TslDataType));
+    }
+  }
+
+  /** A map of property values as a JSON object (set replies, property query answers). */
+  propertyMap(values: Record<string, unknown>): string {
+    return `{${Object.entries(values).map(([k, v]) => `${JSON.stringify(k)}:${this.property(k, v)}`).join(",")}}`;
+  }
+
+  serviceOutputs(identifier: string, outputs: Record<string, unknown>): string {
+    return (this.services.get(identifier) ?? encoderFor(undefined))(outputs);
   }
 
   property(identifier: string, value: unknown): string {
