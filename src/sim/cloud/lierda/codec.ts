@@ -37,7 +37,10 @@ export interface Env {
   Version: string;
 }
 
-/** A gateway uplink's envelope: exactly the four keys, an integer id in 1..2^31-1, Version "2.0". */
+/**
+ * A gateway uplink's envelope: exactly the four keys, Version "2.0", an id that is an integer in 1..2^31-1 or
+ * (a reply echoing a platform request) a string of 1..64 characters; `ownId` says which it is.
+ */
 export function readUplinkEnvelope(buf: Buffer, headerCtrl: number): { ok: true; env: Env } | { ok: false; reason: string; id?: unknown } {
   let j: unknown;
   try {
@@ -49,7 +52,8 @@ export function readUplinkEnvelope(buf: Buffer, headerCtrl: number): { ok: true;
   const id = j["MessageId"];
   const keys = Object.keys(j).sort().join(",");
   if (keys !== "HeaderCtrl,MessageId,Payload,Version") return { ok: false, reason: `envelope keys ${keys}`, id };
-  if (typeof id !== "number" || !Number.isInteger(id) || id < 1 || id >= 2 ** 31) return { ok: false, reason: "MessageId must be an integer in 1..2^31-1", id };
+  const intId = typeof id === "number" && Number.isInteger(id) && id >= 1 && id < 2 ** 31;
+  if (!intId && !(typeof id === "string" && id.length >= 1 && id.length <= 64)) return { ok: false, reason: "MessageId must be an integer in 1..2^31-1 (or an echoed request id)", id };
   if (j["HeaderCtrl"] !== headerCtrl) return { ok: false, reason: `HeaderCtrl ${String(j["HeaderCtrl"])} on a topic of ${headerCtrl}`, id };
   if (j["Version"] !== "2.0") return { ok: false, reason: "Version must be \"2.0\"", id };
   return { ok: true, env: j as unknown as Env };

@@ -25,7 +25,7 @@ export interface Uplink {
   device: string;
   topic: string;
   headerCtrl: number;
-  messageId: number;
+  messageId: number | string;
   payload: unknown;
   json: string;
   time: number;

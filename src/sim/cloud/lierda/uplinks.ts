@@ -56,11 +56,13 @@ export function handleUplink(ctx: UplinkContext, info: ConnInfo, topic: string, 
   if (!r.ok) return reject(r.reason, r.id);
   const { MessageId: id, Payload: p } = r.env;
   const json = payload.toString("utf8");
-  ctx.records.add(ctx.records.uplinks, { device, topic, headerCtrl: hc, messageId: id as number, payload: p, json, time: ctx.now() });
+  const replyOnly = hc === 20 || hc === 21 || hc === 14 || hc === 9 || hc === 7 || (hc === 16 && ctx.settle(device, "ask", id, p));
+  if (hc === 16 && replyOnly) return void ctx.records.add(ctx.records.uplinks, { device, topic, headerCtrl: hc, messageId: id, payload: p, json, time: ctx.now() });
+  if (!replyOnly && typeof id !== "number") return reject("MessageId of a gateway message must be an integer", id);
+  ctx.records.add(ctx.records.uplinks, { device, topic, headerCtrl: hc, messageId: id, payload: p, json, time: ctx.now() });
   switch (hc) {
     case 16: {
       if (!isObj(p)) return reject("Payload of 16 must be an object", id);
-      if (ctx.settle(device, "ask", id, p)) return;
       return data(ctx, product, device, topic, id as number, json, () => Object.entries(p).map(([k, v]) => ({ identifier: k, value: v, time: ctx.now() })), [], reject);
     }
     case 27: {
