@@ -179,10 +179,13 @@ export class Connections {
     const e = x.e;
     if (x.auth) {
       if (state === "refused" || state === "backoff") this.change(e, state, `auth connection: ${reason ?? state}`);
-      else if (state === "connecting" || state === "waiting") this.change(e, "authenticating", e.reason);
+      else if ((state === "connecting" || state === "waiting") && e.state !== "refused" && e.state !== "disabled") this.change(e, "authenticating", e.reason);
       return;
     }
-    if (state === "waiting" || state === "connecting") this.change(e, "connecting", e.reason);
+    // A device retried after a refusal keeps showing the refusal until it is online again.
+    if (state === "waiting" || state === "connecting") {
+      if (e.state !== "refused" && e.state !== "disabled") this.change(e, "connecting", e.reason);
+    }
     else if (state === "backoff") this.change(e, "backoff", reason);
     else if (state === "refused") {
       this.change(e, "refused", reason);

@@ -71,6 +71,7 @@ export interface RigOptions {
   requestTimeoutSeconds?: number;
   gatewayAuthType?: 0 | 1 | 2;
   tls?: boolean;
+  connectsPerSecond?: number;
 }
 
 /** HTTPS GET trusting the test CA; the core's offerConfig stand-in checks the digest like the real one. */
@@ -98,7 +99,7 @@ export async function rig(opts: RigOptions = {}): Promise<Rig> {
   const cfg: LierdaConfig = {
     gateway: { platform: "lierda", openId: OPEN, productId: GW.pid, nodeEui: GW.eui, productKey: GW.pk, authType: gwType, ...(gwType === 2 ? { deviceSecret: GW.secret } : {}), firmwareVersion: "1.4.0" },
     mqtt: { host: "127.0.0.1", port: emu.port, tls: opts.tls ?? false, ...(opts.tls ? { caFile: join(testPki().dir, "ca.pem") } : {}), keepaliveSeconds: 60, reconnectMinSeconds: 1, reconnectMaxSeconds: opts.reconnectMaxSeconds ?? 2, requestTimeoutSeconds: opts.requestTimeoutSeconds ?? 3 },
-    lierda: { connectType: opts.connectType ?? 0, connectsPerSecond: 50, products: { [T0.pid]: { productKey: T0.pk, authType: 0, encrypted: false }, [T2.pid]: { productKey: T2.pk, authType: 2, encrypted: false } }, liveMaxAgeSeconds: 5, historyBatchSize: 50, hardwareVersion: "fieldbridge" },
+    lierda: { connectType: opts.connectType ?? 0, connectsPerSecond: opts.connectsPerSecond ?? 50, products: { [T0.pid]: { productKey: T0.pk, authType: 0, encrypted: false }, [T2.pid]: { productKey: T2.pk, authType: 2, encrypted: false } }, liveMaxAgeSeconds: 5, historyBatchSize: 50, hardwareVersion: "fieldbridge" },
     subDevices: [{ productKey: T2.pid, deviceName: "METER0002", deviceSecret: opts.fieldSecret ?? T2.secret }],
     download: { allowHttp: false, maxBytes: 1 << 20, timeoutSeconds: 10 },
   };
