@@ -1,7 +1,7 @@
 /** The Lierda adapter against the strict emulator: connections, auth, uplinks, downlinks, config, shutdown. */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import type { PropertiesRecord, EventRecord, UplinkRecord } from "../../../src/cloud/platform.js";
+import type { PropertiesRecord, EventRecord, Outcome, UplinkRecord } from "../../../src/cloud/platform.js";
 import { devices, GW, GW_KEY, rig, T0, T2, type Rig } from "./fixture.js";
 
 const M0 = `${T0.pid}/METER0001`;
@@ -75,7 +75,7 @@ test("live samples go as 16, old ones as 27 with their sample times; events as 1
   assert.ok(Math.abs(got[0]!.time - (now - 3_600_000) - 10_000) < 1500);
   assert.equal(r.emu.records.events.at(-1)!.via, 17);
   assert.equal(r.emu.records.rejected.length, 0, JSON.stringify(r.emu.records.rejected));
-  const ids = r.emu.records.uplinks.filter((u) => u.device === M2).map((u) => u.messageId);
+  const ids = r.emu.records.uplinks.filter((u) => u.device === M2).map((u) => u.messageId as number);
   assert.deepEqual([...ids].sort((a, b) => a - b), ids, "message ids increase per device");
 });
 
@@ -122,7 +122,7 @@ test("property set: converted values to the core, 200 with Data; invalid sets wr
   r.core.answer = () => new Promise(() => undefined);
   const slow = await r.emu.setProperty(M0, { sp: 4 }, { timeoutMs: 6000 });
   assert.deepEqual(slow.payload, { Code: "4001", Msg: "Failed: timeout", Data: {} });
-  r.core.answer = async (q) => (q.kind === "propertyGet" ? { ok: true, data: { temp: 21, count: 7 } } : q.kind === "service" ? { ok: true, data: { result: 1007 } } : { ok: true });
+  r.core.answer = async (q): Promise<Outcome> => (q.kind === "propertyGet" ? { ok: true, data: { temp: 21, count: 7 } } : q.kind === "service" ? { ok: true, data: { result: 1007 } } : { ok: true });
 });
 
 test("property ask is answered by a 16 with the same MessageId and current values; services reply with Data", async () => {
