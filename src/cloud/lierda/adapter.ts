@@ -220,7 +220,7 @@ export class LierdaAdapter implements PlatformAdapter {
     if (code === "200") this.counters.uplinksAccepted++;
     else {
       this.counters.uplinksRejected++;
-      this.rejectedMetric.inc({ device: e.key });
+      this.rejectedMetric.inc();
       this.note(e, `the platform rejected an uplink (Code ${code})`, "warn");
     }
   }

@@ -31,8 +31,9 @@ export interface ConnectionEvents {
 }
 
 const AUTH_SUFFIX = "#auth";
-/** CONNACK codes retried at the cap (§3.6): 1, 2 are defects, 4, 5 refusals. */
+/** CONNACK codes retried at the cap (§3.6): 1, 2 are defects, 4, 5 refusals; on the auth connection only 4, 5 (§3.3). */
 const AT_MAX: ReadonlySet<number> = new Set([1, 2, 4, 5]);
+const AUTH_AT_MAX: ReadonlySet<number> = new Set([4, 5]);
 
 export class Connections {
   readonly pool: MqttPool;
@@ -108,7 +109,7 @@ export class Connections {
       reconnectMinMs: m.reconnectMinSeconds * 1000,
       reconnectMaxMs: m.reconnectMaxSeconds * 1000,
       requestTimeoutMs: m.requestTimeoutSeconds * 1000,
-      credentialRefusals: AT_MAX,
+      credentialRefusals: auth ? AUTH_AT_MAX : AT_MAX,
       refusalHint: auth ? "check the ProductKey in the bootstrap config" : this.cfg.lierda.connectType === 1 ? "check the DeviceSecret, or the clock (connect type 1)" : "check the DeviceSecret",
       logger: this.log.child({ device: e.key, ...(auth ? { connection: "auth" } : {}) }),
       quiet: true,
@@ -178,7 +179,11 @@ export class Connections {
     if (!x || this.stopping) return;
     const e = x.e;
     if (x.auth) {
-      if (state === "refused" || state === "backoff") this.change(e, state, `auth connection: ${reason ?? state}`);
+      if (state === "refused" || state === "backoff") {
+        const why = `auth connection: ${reason ?? state}`;
+        if (state === "refused" && (e.state !== "refused" || e.reason !== why)) this.log.warn({ device: e.key, reason: why }, "auth connection refused (check the ProductKey)");
+        this.change(e, state, why);
+      }
       else if ((state === "connecting" || state === "waiting") && e.state !== "refused" && e.state !== "disabled") this.change(e, "authenticating", e.reason);
       return;
     }
@@ -188,6 +193,11 @@ export class Connections {
     }
     else if (state === "backoff") this.change(e, "backoff", reason);
     else if (state === "refused") {
+      if (e.state !== "refused" || e.reason !== reason) {
+        // Pool members log quietly; a refusal is logged here once per change of reason.
+        const hint = this.cfg.lierda.connectType === 1 && /CONNACK [45]\b/.test(reason ?? "") ? " (check the DeviceSecret, or the clock: connect type 1 checks the timestamp)" : "";
+        this.log.warn({ device: e.key, reason, retryInSeconds: this.cfg.mqtt.reconnectMaxSeconds }, `device connection refused${hint}`);
+      }
       this.change(e, "refused", reason);
       if (e.authType !== 2 && /CONNACK [45]\b/.test(reason ?? "")) {
         // The cached secret is no longer accepted: drop it and authenticate again before the next connect.

@@ -125,3 +125,19 @@ test("gateway auth type 0: the gateway authenticates and documentSecret() is the
   assert.match(s ?? "", /^[0-9A-F]{32}$/);
   assert.equal(r.adapter.documentSecret(), s);
 });
+
+test("a SUBACK failure disconnects and retries; an unacknowledged firmware report is resent at most 3 times", async (t) => {
+  const r = await rig({ requestTimeoutSeconds: 1 });
+  t.after(() => r.close());
+  r.emu.failNext("subscribe", 0x80, { device: M2 });
+  r.emu.failNext("firmwareAck", null, { device: GW_KEY, count: 10 });
+  r.adapter.setDevices(devices([T2.pid, "METER0002"]));
+  r.adapter.start();
+  await r.emu.waitFor(() => r.adapter.ready(M2, M2), 10_000, "online after the SUBACK failure");
+  assert.ok(r.emu.records.refusals.some((x) => x.device === M2 && x.kind === "subscribe"));
+  assert.ok(r.emu.records.connects.filter((c) => c.device === M2 && c.accepted).length >= 2);
+  const reports = () => r.emu.records.uplinks.filter((u) => u.device === GW_KEY && u.headerCtrl === 8).length;
+  await r.emu.waitFor(() => reports() === 4, 8000, "4 firmware reports");
+  await new Promise((res) => setTimeout(res, 1500));
+  assert.equal(reports(), 4);
+});

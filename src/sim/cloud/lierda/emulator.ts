@@ -12,6 +12,7 @@ import { envelope, type TslLike } from "./codec.js";
 import { Records } from "./records.js";
 import { Registry, type Device } from "./registry.js";
 import { handleUplink } from "./uplinks.js";
+import { waitFor } from "./wait.js";
 
 export interface LierdaEmulatorOptions {
   tls?: boolean;
@@ -170,33 +171,9 @@ export class LierdaEmulator extends EventEmitter<{ change: [] }> {
     await this.files.close();
   }
 
+  /** Resolves with the predicate's first truthy result, re-checked on every change; rejects after `timeoutMs`. */
   waitFor<T>(predicate: () => T | undefined | null | false, timeoutMs = 5000, what = "condition"): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const check = () => {
-        let v: T | undefined | null | false;
-        try {
-          v = predicate();
-        } catch (err) {
-          done();
-          return reject(err);
-        }
-        if (v === undefined || v === null || v === false) return;
-        done();
-        resolve(v);
-      };
-      const poll = setInterval(check, 50);
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`waitFor ${what}: not met within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const done = () => {
-        clearInterval(poll);
-        clearTimeout(timer);
-        this.off("change", check);
-      };
-      this.on("change", check);
-      check();
-    });
+    return waitFor(this, predicate, timeoutMs, what);
   }
 
   // ------------------------------------------------------------ downlinks
