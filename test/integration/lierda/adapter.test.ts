@@ -141,3 +141,15 @@ test("property ask is answered by a 16 with the same MessageId and current value
     assert.equal(r.core.requests.length, n);
   }
 });
+
+test("a document change: a removed device disconnects and leaves status, an unchanged one keeps its connection", async () => {
+  const connectsM2 = r.emu.records.connects.filter((c) => c.device === M2 && c.accepted).length;
+  r.adapter.setDevices(devices([T2.pid, "METER0002"]));
+  await r.emu.waitFor(() => !r.emu.online(M0), 5000, "removed device offline");
+  assert.ok(r.core.presenceLog.some((p) => p.route === M0 && !p.up));
+  assert.deepEqual(r.adapter.status().devices.map((d) => d.device).sort(), [GW_KEY, M2].sort());
+  assert.equal((await r.adapter.send(M0, [props(M0, [["count", 1, Date.now()]])]).done)[0]!.result, "unsent");
+  await new Promise((res) => setTimeout(res, 300));
+  assert.equal(r.emu.records.connects.filter((c) => c.device === M2 && c.accepted).length, connectsM2);
+  assert.equal(r.adapter.ready(M2, M2), true);
+});

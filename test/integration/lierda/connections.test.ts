@@ -141,3 +141,24 @@ test("a SUBACK failure disconnects and retries; an unacknowledged firmware repor
   await new Promise((res) => setTimeout(res, 1500));
   assert.equal(reports(), 4);
 });
+
+test("auth type 1: a pre-registered device gets its secret by auth; an unregistered one is refused (Code 4, disabled); the gateway's own TSL encodes its telemetry", async (t) => {
+  const r = await rig();
+  t.after(() => r.close());
+  const T1 = { pid: "E1E2E3E4", pk: "0123456789ABCDEF0123456789ABCDEF" };
+  r.emu.addProduct(T1.pid, { productKey: T1.pk, authType: 1 });
+  r.emu.addDevice(T1.pid, "T1DEV001");
+  r.cfg.lierda.products[T1.pid] = { productKey: T1.pk, authType: 1, encrypted: false };
+  r.adapter.setDevices([...devices([T1.pid, "T1DEV001"], [T1.pid, "T1DEV002"]), ...devices([GW.pid, GW.eui])]);
+  r.adapter.start();
+  await r.emu.waitFor(() => r.adapter.ready(`${T1.pid}/T1DEV001`, `${T1.pid}/T1DEV001`), 10_000, "type-1 device online");
+  assert.equal(r.store.secrets.get(T1.pid, "T1DEV001"), r.emu.device(`${T1.pid}/T1DEV001`)!.secret);
+  assert.ok(r.emu.records.auths.some((a) => a.device === `${T1.pid}/T1DEV001` && a.type === 1 && a.code === 0));
+  await r.emu.waitFor(() => r.adapter.status().devices.find((d) => d.device === `${T1.pid}/T1DEV002` && d.state === "disabled"), 10_000, "unregistered → disabled");
+  assert.equal(r.store.secrets.get(T1.pid, "T1DEV002"), undefined);
+  await r.emu.waitFor(() => r.adapter.ready(GW_KEY, GW_KEY), 5000, "gateway");
+  const res = await r.adapter.send(GW_KEY, [{ kind: "properties", seq: 1, device: GW_KEY, time: Date.now(), attempts: 0, values: [{ identifier: "temp", value: 30, time: Date.now() }] }]).done;
+  assert.equal(res[0]!.result, "ok");
+  assert.ok(r.emu.records.uplinks.some((u) => u.device === GW_KEY && u.headerCtrl === 16 && u.json.includes('"temp":30.0')));
+  assert.deepEqual(r.adapter.status().devices.map((d) => d.device).sort(), [GW_KEY, `${T1.pid}/T1DEV001`, `${T1.pid}/T1DEV002`].sort());
+});
