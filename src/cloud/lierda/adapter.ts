@@ -58,7 +58,7 @@ export class LierdaAdapter implements PlatformAdapter {
     this.entries.set(this.gwEntry.key, this.gwEntry);
     this.conns = new Connections(cfg, core.secrets, this.entries, this.log, {
       up: (e) => this.onUp(e),
-      down: (e) => this.onDown(e),
+      down: (e, reason) => this.onDown(e, reason),
       message: (e, topic, payload) => this.onMessage(e, topic, payload),
       changed: () => undefined,
     });
@@ -228,12 +228,16 @@ export class LierdaAdapter implements PlatformAdapter {
   // ---------------------------------------------------------------- connections
 
   private onUp(e: Entry): void {
+    // Device connections log quietly (there may be thousands); the gateway's own is worth a line.
+    if (e.gateway) this.log.info({ device: e.key }, "gateway device online");
+    else this.log.debug({ device: e.key }, "device online");
     this.core.presence(e.key, true);
     this.core.deviceRejoined(e.key);
     if (e.gateway) this.gw.online();
   }
 
-  private onDown(e: Entry): void {
+  private onDown(e: Entry, reason: string): void {
+    if (e.gateway && !this.stopped) this.log.warn({ device: e.key, reason }, "gateway device offline");
     this.core.presence(e.key, false);
     if (e.gateway) this.gw.offline();
   }
@@ -335,7 +339,7 @@ export class LierdaAdapter implements PlatformAdapter {
     return link.publish(topic, json);
   }
 
-  // ---------------------------------------------------------------- helpers
+  // ---------------------------------------------------------------- internals
 
   private retsl(e: Entry, d: PlatformDevice): void {
     const fresh = createEntry(this.entryContext(), e.key, e.id.productId, e.id.nodeEui, e.gateway, d.tsl);

@@ -262,7 +262,7 @@ export class Connections {
     });
   }
 
-  // ---------------------------------------------------------------- helpers
+  // ---------------------------------------------------------------- internals
 
   private change(e: Entry, state: Entry["state"], reason: string | undefined): void {
     if (setState(e, state, reason)) this.ev.changed(e);
