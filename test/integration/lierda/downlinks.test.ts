@@ -76,6 +76,7 @@ test("malformed downlinks change nothing, reach no core request, and get 4001 wh
     ["model/service/get", env(119, 21, { params: {} }), "model/service/get/ack", /not callable/],
     ["model/service/Nope", env(120, 21, { params: {} }), "model/service/Nope/ack", /unknown service/],
     ["downlink", env(121, 7, { data: "00ff" }), "downlink_ack", /passthrough not supported/],
+    ["model/property/set", env("s-122", 20, { params: [{ identify: "sp", value: 1e9 }] }), "model/property/set_ack", /above max/],
   ];
   for (const [suffix, body] of replied) r.emu.sendRaw(M0, suffix, body);
   await r.emu.waitFor(() => replied.every(([, body, ack]) => r.emu.records.uplinks.some((u) => u.topic === `${P0}/${ack}` && u.messageId === JSON.parse(body).MessageId)), 8000, "every refusal answered");
