@@ -128,6 +128,11 @@ export class Connections {
 
   private addDevice(e: Entry): void {
     if (this.stopping || e.removed) return;
+    if (this.cfg.lierda.connectType === 1 && e.lastDisconnectS !== undefined) {
+      // The Timestamp must be after the last disconnect second, which may be now (a quick restart, §3.4).
+      const wait = (e.lastDisconnectS + 1) * 1000 - Date.now();
+      if (wait > 0) return this.later(e.key, wait + 20, () => this.addDevice(e));
+    }
     this.change(e, "connecting", undefined);
     this.pool.add(e.key, { priority: e.gateway, link: this.linkOptions(e, false) });
   }
@@ -162,14 +167,14 @@ export class Connections {
     const lasted = Date.now() - e.onlineSince;
     e.onlineSince = 0;
     e.lastDisconnectS = Math.floor(Date.now() / 1000);
+    if (this.cfg.lierda.connectType === 1) e.saveDisconnect(e.lastDisconnectS);
     e.reconnects++;
     this.ev.down(e, reason);
     if (this.stopping || this.cfg.lierda.connectType !== 1) return;
-    // Connect type 1: the next Timestamp must be after this second; re-add once it has passed (see above).
+    // Connect type 1: the next Timestamp must be after this second; re-added with our own backoff (see above).
     const b = this.backoffOf(this.lossBackoff, e.key);
     if (lasted >= 60_000) b.reset();
-    const notBefore = (e.lastDisconnectS + 1) * 1000 - Date.now() + 20;
-    const delay = Math.max(b.next(), notBefore);
+    const delay = b.next();
     this.change(e, "backoff", reason);
     void this.pool.remove(e.key).then(() => this.later(e.key, delay, () => this.addDevice(e)));
   }

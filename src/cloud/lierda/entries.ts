@@ -34,7 +34,9 @@ export interface Entry {
   /** Epoch ms the device connection came online (0 while not online). */
   onlineSince: number;
   lastConnect: number;
+  /** Second of the last disconnect (persisted: a type-1 Timestamp must be later, even after a restart). */
   lastDisconnectS: number | undefined;
+  saveDisconnect(seconds: number): void;
   reconnects: number;
   /** Replies to recent property sets by MessageId (a repeat within 60 s is answered, not executed again). */
   recentSets: Map<string, { topic: string; json: string; at: number }>;
@@ -90,6 +92,8 @@ export function createEntry(ctx: EntryContext, key: DeviceKey, productId: string
     }
   }
   const kvKey = `lierda.messageIdMark.${key}`;
+  const offKey = `lierda.lastDisconnect.${key}`;
+  const savedOff = ctx.kv.get<unknown>(offKey);
   return {
     key,
     id: { openId: cfg.gateway.openId, productId, nodeEui },
@@ -105,7 +109,8 @@ export function createEntry(ctx: EntryContext, key: DeviceKey, productId: string
     since: Date.now(),
     onlineSince: 0,
     lastConnect: 0,
-    lastDisconnectS: undefined,
+    lastDisconnectS: typeof savedOff === "number" && Number.isSafeInteger(savedOff) ? savedOff : undefined,
+    saveDisconnect: (seconds) => ctx.kv.set(offKey, seconds),
     reconnects: 0,
     recentSets: new Map(),
     removed: false,

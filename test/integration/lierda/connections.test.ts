@@ -162,3 +162,18 @@ test("auth type 1: a pre-registered device gets its secret by auth; an unregiste
   assert.ok(r.emu.records.uplinks.some((u) => u.device === GW_KEY && u.headerCtrl === 16 && u.json.includes('"temp":30.0')));
   assert.deepEqual(r.adapter.status().devices.map((d) => d.device).sort(), [GW_KEY, `${T1.pid}/T1DEV001`, `${T1.pid}/T1DEV002`].sort());
 });
+
+test("connect type 1: a restart right after the shutdown waits for the next second instead of being refused", async (t) => {
+  const r = await rig({ connectType: 1 });
+  t.after(() => r.close());
+  r.adapter.setDevices(devices([T2.pid, "METER0002"]));
+  r.adapter.start();
+  await r.emu.waitFor(() => r.adapter.ready(M2, M2) && r.adapter.ready(GW_KEY, GW_KEY), 10_000, "online");
+  for (let i = 0; i < 2; i++) {
+    const a = await r.restart();
+    a.setDevices(devices([T2.pid, "METER0002"]));
+    a.start();
+    await r.emu.waitFor(() => a.ready(M2, M2) && a.ready(GW_KEY, GW_KEY), 10_000, `online after restart ${i}`);
+  }
+  assert.deepEqual(r.emu.records.connects.filter((c) => !c.accepted).map((c) => c.reason), []);
+});
