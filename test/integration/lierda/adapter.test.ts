@@ -2,6 +2,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import type { PropertiesRecord, EventRecord, Outcome, UplinkRecord } from "../../../src/cloud/platform.js";
+import { decryptOpcuaPassword, encryptOpcuaPassword } from "../../../src/config/gateway/crypto.js";
 import { devices, GW, GW_KEY, rig, T0, T2, type Rig } from "./fixture.js";
 
 const M0 = `${T0.pid}/METER0001`;
@@ -77,6 +78,16 @@ test("live samples go as 16, old ones as 27 with their sample times; events as 1
   assert.equal(r.emu.records.rejected.length, 0, JSON.stringify(r.emu.records.rejected));
   const ids = r.emu.records.uplinks.filter((u) => u.device === M2).map((u) => u.messageId as number);
   assert.deepEqual([...ids].sort((a, b) => a - b), ids, "message ids increase per device");
+});
+
+test("a 4001 ack is counted as rejected and not retried (the record is delivered on PUBACK); the document secret decrypts OPC UA passwords", async () => {
+  r.emu.failNext("report", "4001", { device: M2 });
+  const before = r.adapter.status().counters["uplinksRejected"]!;
+  const res = await r.adapter.send(M2, [props(M2, [["count", 9, Date.now()]])]).done;
+  assert.equal(res[0]!.result, "ok");
+  await r.emu.waitFor(() => r.adapter.status().counters["uplinksRejected"] === before + 1, 3000, "rejected counted");
+  assert.ok(r.logs.find((l) => typeof l["msg"] === "string" && (l["msg"] as string).includes("rejected an uplink (Code 4001)")));
+  assert.equal(decryptOpcuaPassword(encryptOpcuaPassword("opc-pass", GW.secret), r.adapter.documentSecret()!), "opc-pass");
 });
 
 test("a wire record is rejected, a record of another device too, and nothing is sent for a device that is not online", async () => {

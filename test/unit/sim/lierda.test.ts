@@ -146,6 +146,17 @@ test("topics, envelopes and values are checked; 16/27/17 recorded with sample ti
   await assert.rejects(emu.setProperty(`${GW.pid}/${GW.eui}`, { count: 1 }), /offline/);
 });
 
+test("a newer connection of a device closes the older one", async () => {
+  emu.device(`${GW.pid}/${GW.eui}`)!.lastOfflineS = undefined;
+  const a = (await gwConnect(0, V1_PW)).client!;
+  const closed = new Promise<void>((res) => a.once("close", () => res()));
+  const b = (await connect(`V2_${GW.pid}.${GW.eui}_0_1675404868`, `${OPEN}-${GW.pid}-${GW.eui}`, V1_PW)).client!;
+  await closed;
+  assert.ok(b.connected);
+  assert.ok(emu.online(`${GW.pid}/${GW.eui}`));
+  b.end(true);
+});
+
 test("outage drops connections and restore listens on the same port", async () => {
   const port = emu.port;
   await emu.outage();
