@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { alinkRequest, encodeAlinkValue, eventParams, formatFloat, packParams, timedMember } from "../../src/cloud/aliyun/json.js";
+import { alinkRequest, eventParams, packParams, timedMember } from "../../src/cloud/aliyun/json.js";
+import { encodeValue as encodeAlinkValue, formatFloat } from "../../src/things/json.js";
 import type { TslDataType } from "../../src/things/tsl-types.js";
 
 describe("formatFloat", () => {

@@ -6,7 +6,8 @@ import { Buffer } from "node:buffer";
 import type { PlatformDevice, UplinkRecord } from "../platform.js";
 import { splitDeviceKey } from "../../core/device-key.js";
 import type { TslDataType } from "../../things/tsl-types.js";
-import { encoderFor, timedMember, type Encoder } from "./json.js";
+import { timedMember } from "./json.js";
+import { encoderFor, type Encoder } from "../../things/json.js";
 import { buildPacks, defaultPackLimits, type BatchItem, type DeviceItems, type DeviceRef, type PackLimits, type Uplink } from "./pack.js";
 
 interface DeviceCodec {

@@ -1,7 +1,11 @@
-/** Placeholder until the lierda adapter lands. */
+/** The Lierda X-platform adapter (lierda.md), loaded by `gateway.platform: "lierda"`. */
 import type { BootstrapConfig } from "../../config/bootstrap/load.js";
 import type { Core, PlatformAdapter } from "../platform.js";
+import { LierdaAdapter } from "./adapter.js";
+import { lierdaView } from "./bootstrap.js";
 
-export function createAdapter(_cfg: BootstrapConfig, _core: Core): PlatformAdapter {
-  throw new Error("platform lierda is not available in this build");
+export function createAdapter(cfg: BootstrapConfig, core: Core): PlatformAdapter {
+  return new LierdaAdapter(lierdaView(cfg), core);
 }
+
+export { bootstrap, lierdaView, type LierdaConfig } from "./bootstrap.js";
