@@ -5,10 +5,12 @@
  */
 import type { PlatformBootstrap, PlatformName } from "./platform.js";
 import { bootstrap as aliyun } from "./aliyun/bootstrap.js";
+import { bootstrap as lierda } from "./lierda/bootstrap.js";
 
 /** The platforms of this build; a platform of PLATFORM_NAMES missing here is refused by the loader. */
 export type BootstrapRegistry = Readonly<Partial<Record<PlatformName, PlatformBootstrap>>>;
 
 export const bootstraps: BootstrapRegistry = {
   aliyun,
+  lierda,
 };
