@@ -158,7 +158,7 @@ export class Drains {
     const r = this.routes.get(this.target.perDeviceRoutes ? route : GATEWAY_ROUTE);
     if (!r) return undefined;
     let backlog = 0;
-    for (const l of r.lanes) if (!l.backlogDone) backlog += this.outbox.countUpTo(l.backlogEnd, l.device);
+    for (const l of r.lanes) backlog += this.outbox.countUpTo(l.backlogEnd, l.device);
     return { inFlight: r.inFlight, backlog, paused: r.pausedUntil > performance.now(), down: r.down };
   }
 
@@ -246,7 +246,11 @@ export class Drains {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       const now = performance.now();
-      for (const r of this.paused) if (r.pausedUntil <= now) this.resume(r);
+      // A timer may fire a little before its due time on this clock: what is still paused arms the next one.
+      for (const r of this.paused) {
+        if (r.pausedUntil <= now) this.resume(r);
+        else this.scheduleAt(r.pausedUntil - now);
+      }
       this.pump();
     }, Math.max(1, delayMs));
   }
