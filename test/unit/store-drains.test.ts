@@ -166,6 +166,8 @@ test("per-route independence: 1,000 device routes drain while one is down and an
   assert.deepEqual(valuesOf(target.delivered, down), [1, 2, 3]);
   assert.deepEqual(valuesOf(target.delivered, failing), [1, 2, 3], "sent again in order after the failures");
   assert.equal(store.records.stats().depth, 0);
+  drains.forget(devices[5]!);
+  assert.equal(drains.stats().routes, 999, "a removed device's route goes");
 });
 
 test("unsent records are rewound and sent again in order after the route's pause", async (t) => {
