@@ -233,7 +233,7 @@ export class Drains {
     for (const lane of r.lanes) {
       const p = this.pumpLane(r, lane, ready);
       if (p === "full" || p === "global") return p;
-      if (p !== "idle") result = p;
+      if (p === "more" || result === "idle") result = p; // more to scan beats waiting for the pace
     }
     return result;
   }
@@ -307,7 +307,9 @@ export class Drains {
     } catch (err) {
       sending = { messages: 1, done: Promise.reject(err) };
     }
-    this.counters.messages += sending.messages;
+    // The pace must not break on an adapter's odd count: a send costs at least what one message costs.
+    const messages = Number.isFinite(sending.messages) && sending.messages > 0 ? sending.messages : 1;
+    this.counters.messages += messages;
     const timer = setTimeout(() => this.finish(flight, undefined, `no acknowledgement within ${this.publishTimeoutMs} ms`), this.publishTimeoutMs);
     timer.unref();
     const settled = Promise.resolve(sending.done).then(
@@ -316,7 +318,7 @@ export class Drains {
     );
     const flight: Flight = { id, route, lane, records, replay, timer, settled };
     this.flights.set(id, flight);
-    return Math.max(0, sending.messages);
+    return messages;
   }
 
   private finish(f: Flight, results: readonly RecordResult[] | undefined, failure?: string): void {

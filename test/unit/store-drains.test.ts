@@ -100,8 +100,14 @@ const valueOf = (r: UplinkRecord): number => (r.kind === "properties" ? (r.value
 const valuesOf = (records: UplinkRecord[], device: DeviceKey): number[] => records.filter((r) => r.device === device).map(valueOf);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-for (const perDevice of [false, true]) {
-  test(`a device's values reach the cloud in sample order across a 20 s outage; other devices' live values go ahead (${perDevice ? "per-device routes" : "one gateway route"})`, async (t) => {
+const outageCases = [
+  { perDevice: false, signal: "presence" },
+  { perDevice: true, signal: "presence" },
+  // The platform only stops being ready (no presence report); a wake follows its return.
+  { perDevice: false, signal: "readiness" },
+] as const;
+for (const { perDevice, signal } of outageCases) {
+  test(`a device's values reach the cloud in sample order across a 20 s outage; other devices' live values go ahead (${perDevice ? "per-device routes" : "one gateway route"}, ${signal})`, async (t) => {
     const target = new FakeTarget(perDevice, 1);
     const { store, drains } = setup(t, target, { replayRatePerSec: 20, replayBurst: 1 });
     const D = "p/meter";
@@ -120,12 +126,13 @@ for (const perDevice of [false, true]) {
     await waitFor("the first values", () => target.delivered.length === 5);
 
     target.down.add(routeD);
-    drains.presence(routeD, false);
+    if (signal === "presence") drains.presence(routeD, false);
     for (let k = 0; k < 20; k++) await tick(false);
     assert.equal(target.delivered.length, 5, "nothing is delivered while the route is down");
     const firstLive = i;
     target.down.delete(routeD);
-    drains.presence(routeD, true);
+    if (signal === "presence") drains.presence(routeD, true);
+    else drains.wake(routeD);
     for (let k = 0; k < 10; k++) await tick(true);
     await waitFor("every value", () => target.delivered.length === i + 10);
 
