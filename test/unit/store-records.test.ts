@@ -76,6 +76,8 @@ test("a malformed record throws before anything is queued", (t) => {
   const bad = [props("p/A", 1), { kind: "properties", device: "p/A", time: 1, values: [] } as NewRecord];
   assert.throws(() => store.records.append(bad), /invalid uplink record \(device p\/A, kind properties\): values/);
   assert.throws(() => store.records.append([{ kind: "event", device: "", time: 1, identifier: "x", outputs: {} }]), /device must be/);
+  assert.throws(() => store.records.append([props("p/A", NaN, 1)]), /value count is missing or not a JSON value/);
+  assert.throws(() => store.records.append([{ kind: "event", device: "p/A", time: 1, identifier: "x", outputs: { a: [1, Infinity] } }]), /finite numbers/);
   assert.throws(() => store.records.append([{ kind: "wire", device: "p/A", time: 1, platform: "mqtt" as "aliyun", topic: "/t", payload: "", devices: [] }]), /unknown platform/);
   assert.equal(store.records.stats().pendingWrites, 0);
 });
