@@ -291,3 +291,32 @@ test("a device that is not ready is skipped, then sent in order when woken; stop
   assert.equal(store.records.stats().depth, 2);
   assert.deepEqual(valuesOf(store.records.take({ afterSeq: 0, limit: 10 }).records, "p/A"), [2, 3]);
 });
+
+test("skipped records are reconsidered by the periodic rescan when no wake comes; a sub-device's presence wakes the gateway route", async (t) => {
+  const target = new FakeTarget(false, 10);
+  const { store, drains } = setup(t, target, { rescanIntervalMs: 100 });
+  target.notReady.add("p/N");
+  drains.start();
+  append(store, "p/N", [1, 2]);
+  await sleep(30);
+  assert.equal(target.delivered.length, 0);
+  target.notReady.delete("p/N"); // ready again, nobody says so
+  await waitFor("the rescan", () => target.delivered.length === 2, 2_000);
+  assert.deepEqual(valuesOf(target.delivered, "p/N"), [1, 2]);
+
+  await drains.stop(100);
+  const quiet = new Drains({ outbox: store.records, target, logger: createLogger("silent"), rescanIntervalMs: 60_000 });
+  t.after(() => quiet.stop(100));
+  quiet.start();
+  target.notReady.add("p/M");
+  append(store, "p/M", [3]);
+  await sleep(30);
+  target.notReady.delete("p/M");
+  quiet.presence("p/M", true); // on a gateway platform: readiness, not a route of its own
+  await waitFor("M's value", () => target.delivered.length === 3, 2_000);
+  const s = quiet.stats();
+  assert.equal(s.routes, 1);
+  assert.equal(s.replaying, false);
+  assert.equal(s.acked, 1);
+  assert.equal(s.published, 1);
+});
