@@ -50,7 +50,7 @@ export interface DrainStats {
 
 export interface RouteDrainStats {
   inFlight: number;
-  /** Records stored before the route's boundary while its replay runs. */
+  /** Records stored up to the route's backlog boundary (in flight included). */
   backlog: number;
   /** Waiting after a failure. */
   paused: boolean;

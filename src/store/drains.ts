@@ -10,19 +10,19 @@
  *
  * On a gateway platform one route scans all records; on a per-device platform each device's lane scans only its
  * own records through the (device, seq) index.
+ *
+ * Sends of a route are pipelined (up to `window` in flight). A dropped connection fails all of them, and they go
+ * again from the oldest, in order; a single send refused or unanswered while later ones succeed is sent again after
+ * them (a window of 1 rules that out, at the cost of one round trip per send).
  */
 import { GATEWAY_ROUTE, type DeviceKey, type RecordResult, type RouteId, type Sending, type UplinkRecord } from "../cloud/platform.js";
 import { TokenBucket } from "../core/token-bucket.js";
 import type { Logger } from "../ops/logger.js";
+import { DrainSchedule, type Progress } from "./drain-schedule.js";
 import type { DrainsOptions, DrainStats, DrainTarget, Flight, Lane, Route, RouteDrainStats } from "./drains-types.js";
 import type { RecordOutbox } from "./records.js";
 
 export type { DrainsOptions, DrainStats, DrainTarget, RouteDrainStats } from "./drains-types.js";
-
-type Progress = "idle" | "full" | "global" | "tokens" | "more";
-
-/** Routes served per pass, so that a thousand busy routes do not hold the event loop in one turn. */
-const ROUTES_PER_PASS = 200;
 
 export class Drains {
   private readonly outbox: RecordOutbox;
@@ -35,20 +35,16 @@ export class Drains {
   private readonly maxAttempts: number;
   private readonly rescanIntervalMs: number;
   private readonly bucket: TokenBucket;
+  private readonly schedule: DrainSchedule;
 
   private readonly routes = new Map<RouteId, Route>();
   private readonly lanes = new Map<DeviceKey, { route: Route; lane: Lane }>();
   private readonly flights = new Map<number, Flight>();
   private readonly replayInFlight = new Map<DeviceKey, number>();
-  private readonly dirty = new Set<Route>();
-  private readonly paused = new Set<Route>();
   private inFlightTotal = 0;
   private nextFlight = 0;
   private seenSeq = 0;
   private running = false;
-  private pumpQueued = false;
-  private timer: NodeJS.Timeout | undefined;
-  private timerDue = 0;
   private rescanTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private failing = false;
@@ -66,6 +62,11 @@ export class Drains {
     this.maxAttempts = positiveInt("maxAttempts", o.maxAttempts ?? 5);
     this.rescanIntervalMs = o.rescanIntervalMs ?? 10_000;
     this.bucket = new TokenBucket(o.replayRatePerSec ?? 50, o.replayBurst ?? 10);
+    this.schedule = new DrainSchedule(
+      (r) => this.serve(r),
+      () => this.inFlightTotal >= this.globalWindow,
+      () => this.bucket.msUntilToken(),
+    );
   }
 
   start(): void {
@@ -80,8 +81,7 @@ export class Drains {
     this.unsubscribe = this.outbox.onAppended((devices) => this.appended(devices));
     this.rescanTimer = setInterval(() => this.rescan(), this.rescanIntervalMs);
     this.rescanTimer.unref();
-    for (const r of this.routes.values()) this.dirty.add(r);
-    this.schedule();
+    this.schedule.start(this.routes.values());
   }
 
   /** A route came up (what is stored now is its backlog) or went down (its drain rests until it is up again). */
@@ -101,7 +101,7 @@ export class Drains {
       lane.liveCursor = Math.max(lane.liveCursor, lane.backlogEnd);
       this.reconsider(lane);
     }
-    this.resume(r);
+    this.schedule.resume(r);
   }
 
   /** Readiness changed on a route (every route when omitted): skipped records are looked at again, the pause ends. */
@@ -111,7 +111,7 @@ export class Drains {
     for (const r of targets) {
       if (!r) continue;
       for (const lane of r.lanes) this.reconsider(lane);
-      this.resume(r);
+      this.schedule.resume(r);
     }
   }
 
@@ -121,8 +121,7 @@ export class Drains {
     this.running = false;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.schedule.stop();
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     this.rescanTimer = undefined;
     if (this.flights.size > 0) {
@@ -144,8 +143,18 @@ export class Drains {
       this.inFlightTotal = 0;
       for (const r of this.routes.values()) r.inFlight = 0;
     }
-    this.dirty.clear();
-    this.paused.clear();
+  }
+
+  /** A device left the config (per-device routes): its lane goes, and its route when nothing else uses it. */
+  forget(device: DeviceKey): void {
+    const l = this.lanes.get(device);
+    if (!l) return;
+    this.lanes.delete(device);
+    l.route.lanes = l.route.lanes.filter((x) => x !== l.lane);
+    if (l.route.lanes.length === 0 && l.route.inFlight === 0) {
+      this.routes.delete(l.route.id);
+      this.schedule.forget(l.route);
+    }
   }
 
   stats(): DrainStats {
@@ -158,7 +167,7 @@ export class Drains {
     const r = this.routes.get(this.target.perDeviceRoutes ? route : GATEWAY_ROUTE);
     if (!r) return undefined;
     let backlog = 0;
-    for (const l of r.lanes) if (!l.backlogDone) backlog += this.outbox.countUpTo(l.backlogEnd, l.device);
+    for (const l of r.lanes) backlog += this.outbox.countUpTo(l.backlogEnd, l.device);
     return { inFlight: r.inFlight, backlog, paused: r.pausedUntil > performance.now(), down: r.down };
   }
 
@@ -189,8 +198,8 @@ export class Drains {
   private appended(devices: Set<DeviceKey>): void {
     const before = this.seenSeq;
     this.seenSeq = this.outbox.lastSeq;
-    if (!this.target.perDeviceRoutes) this.markDirty(this.shared().route);
-    else for (const d of devices) this.markDirty(this.laneOf(d, before).route);
+    if (!this.target.perDeviceRoutes) this.schedule.mark(this.shared().route);
+    else for (const d of devices) this.schedule.mark(this.laneOf(d, before).route);
   }
 
   /** Everything scanned so far is history now: skipped records are sent again through the backlog, in order. */
@@ -209,71 +218,11 @@ export class Drains {
         this.reconsider(lane);
         any = true;
       }
-      if (any) this.markDirty(r);
+      if (any) this.schedule.mark(r);
     }
   }
 
-  private resume(r: Route): void {
-    r.pausedUntil = 0;
-    this.paused.delete(r);
-    this.markDirty(r);
-  }
-
-  private markDirty(r: Route): void {
-    if (!this.running) return;
-    this.dirty.add(r);
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.pumpQueued || !this.running) return;
-    this.pumpQueued = true;
-    // Coalesces the acks and appends of one turn of the event loop into one pass.
-    setImmediate(() => {
-      this.pumpQueued = false;
-      this.pump();
-    });
-  }
-
-  private scheduleAt(delayMs: number): void {
-    if (!this.running) return;
-    const due = performance.now() + Math.max(1, delayMs);
-    if (this.timer) {
-      if (this.timerDue <= due) return;
-      clearTimeout(this.timer);
-    }
-    this.timerDue = due;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      const now = performance.now();
-      for (const r of this.paused) if (r.pausedUntil <= now) this.resume(r);
-      this.pump();
-    }, Math.max(1, delayMs));
-  }
-
-  private pump(): void {
-    if (!this.running) return;
-    const now = performance.now();
-    let again = this.dirty.size > ROUTES_PER_PASS;
-    for (const r of [...this.dirty].slice(0, ROUTES_PER_PASS)) {
-      if (this.inFlightTotal >= this.globalWindow) return; // a settling send schedules the next pass
-      this.dirty.delete(r);
-      if (r.down) continue;
-      if (r.pausedUntil > now) {
-        this.paused.add(r);
-        this.scheduleAt(r.pausedUntil - now);
-        continue;
-      }
-      const p = this.pumpRoute(r);
-      if (p === "idle" || p === "full") continue;
-      this.dirty.add(r); // to the end: the other routes come first
-      if (p === "tokens") this.scheduleAt(this.bucket.msUntilToken());
-      else if (p === "more") again = true;
-    }
-    if (again || (this.dirty.size > 0 && this.inFlightTotal < this.globalWindow && this.bucket.available() > 0)) this.schedule();
-  }
-
-  private pumpRoute(r: Route): Progress {
+  private serve(r: Route): Progress {
     const cache = new Map<DeviceKey, boolean>();
     const ready = (d: DeviceKey): boolean => {
       let ok = cache.get(d);
@@ -284,7 +233,7 @@ export class Drains {
     for (const lane of r.lanes) {
       const p = this.pumpLane(r, lane, ready);
       if (p === "full" || p === "global") return p;
-      if (p !== "idle") result = p;
+      if (p === "more" || result === "idle") result = p; // more to scan beats waiting for the pace
     }
     return result;
   }
@@ -358,7 +307,9 @@ export class Drains {
     } catch (err) {
       sending = { messages: 1, done: Promise.reject(err) };
     }
-    this.counters.messages += sending.messages;
+    // The pace must not break on an adapter's odd count: a send costs at least what one message costs.
+    const messages = Number.isFinite(sending.messages) && sending.messages > 0 ? sending.messages : 1;
+    this.counters.messages += messages;
     const timer = setTimeout(() => this.finish(flight, undefined, `no acknowledgement within ${this.publishTimeoutMs} ms`), this.publishTimeoutMs);
     timer.unref();
     const settled = Promise.resolve(sending.done).then(
@@ -367,7 +318,7 @@ export class Drains {
     );
     const flight: Flight = { id, route, lane, records, replay, timer, settled };
     this.flights.set(id, flight);
-    return Math.max(0, sending.messages);
+    return messages;
   }
 
   private finish(f: Flight, results: readonly RecordResult[] | undefined, failure?: string): void {
@@ -407,7 +358,7 @@ export class Drains {
       this.log.info({ failed: this.failedInEpisode }, "sending works again");
       this.failedInEpisode = 0;
     }
-    this.markDirty(f.route);
+    this.schedule.mark(f.route);
   }
 
   /** The failed records are history now: sent again in order through the paced backlog after a pause. */

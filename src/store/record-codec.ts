@@ -48,12 +48,13 @@ export function checkRecord(r: NewRecord): void {
       for (const v of r.values) {
         if (typeof v?.identifier !== "string" || v.identifier.length === 0) fail("a value has no identifier");
         if (!Number.isFinite(v.time)) fail(`value ${v.identifier} has no finite time`);
-        if (v.value === undefined || v.value === null) fail(`value ${v.identifier} is missing`);
+        if (!storable(v.value)) fail(`value ${v.identifier} is missing or not a JSON value with finite numbers`);
       }
       return;
     case "event":
       if (typeof r.identifier !== "string" || r.identifier.length === 0) fail("identifier must be a non-empty string");
       if (r.outputs === null || typeof r.outputs !== "object" || Array.isArray(r.outputs)) fail("outputs must be an object");
+      if (!storable(r.outputs)) fail("outputs must be JSON values with finite numbers");
       return;
     case "wire":
       if (!PLATFORM_NAMES.includes(r.platform)) fail(`unknown platform ${String(r.platform)}`);
@@ -64,6 +65,15 @@ export function checkRecord(r: NewRecord): void {
     default:
       fail("unknown kind");
   }
+}
+
+/** JSON would turn NaN and Infinity into null and drop undefined: such a value must not be stored as something else. */
+function storable(v: unknown): boolean {
+  if (typeof v === "number") return Number.isFinite(v);
+  if (typeof v === "string" || typeof v === "boolean") return true;
+  if (Array.isArray(v)) return v.every(storable);
+  if (v !== null && typeof v === "object") return Object.values(v).every(storable);
+  return false;
 }
 
 export function encodeRecord(r: NewRecord): EncodedRecord {

@@ -76,6 +76,8 @@ test("a malformed record throws before anything is queued", (t) => {
   const bad = [props("p/A", 1), { kind: "properties", device: "p/A", time: 1, values: [] } as NewRecord];
   assert.throws(() => store.records.append(bad), /invalid uplink record \(device p\/A, kind properties\): values/);
   assert.throws(() => store.records.append([{ kind: "event", device: "", time: 1, identifier: "x", outputs: {} }]), /device must be/);
+  assert.throws(() => store.records.append([props("p/A", NaN, 1)]), /value count is missing or not a JSON value/);
+  assert.throws(() => store.records.append([{ kind: "event", device: "p/A", time: 1, identifier: "x", outputs: { a: [1, Infinity] } }]), /finite numbers/);
   assert.throws(() => store.records.append([{ kind: "wire", device: "p/A", time: 1, platform: "mqtt" as "aliyun", topic: "/t", payload: "", devices: [] }]), /unknown platform/);
   assert.equal(store.records.stats().pendingWrites, 0);
 });
@@ -219,4 +221,55 @@ test("schema 1 database of the previous release: its waiting messages become wir
   store.records.append([props("p/A", 1)]);
   store.records.flush();
   assert.equal(store.records.lastSeq, 4, "new records come after them");
+});
+
+test("a full disk drops new records (counted, logged once); a pending attempt count is written once writes work", (t) => {
+  const log = captureLogger();
+  let clock = T0;
+  const store = open(t, tempDir(t), { logger: log.logger, now: () => clock, records: { writeRetryMs: 5_000 } });
+  const ob = store.records;
+  ob.append([props("p/A", 1, T0), props("p/A", 2, T0)]);
+  ob.flush();
+  const [r1] = ob.take({ afterSeq: 0, limit: 1 }).records;
+  // SQLite reports SQLITE_FULL once the file may not grow: the same path a full disk takes.
+  store.db.pragma(`max_page_count = ${Number(store.db.pragma("page_count", { simple: true }))}`);
+  const bulky = (n: number): NewRecord => ({ kind: "event", device: "p/A", time: T0, identifier: "blob", outputs: { data: "y".repeat(20_000 + n) } });
+  ob.append([bulky(1), bulky(2)]);
+  assert.equal(ob.retry(r1!.seq, 5), true);
+  assert.doesNotThrow(() => ob.flush());
+  ob.append([bulky(3)]);
+  let s = ob.stats();
+  assert.equal(s.writable, false);
+  assert.equal(s.droppedWriteFailed, 3);
+  assert.equal(log.lines().filter((l) => String(l["msg"]).includes("cannot write")).length, 1);
+  assert.equal(ob.take({ afterSeq: 0, limit: 1 }).records[0]!.attempts, 1, "the count waits in memory meanwhile");
+  ob.release(r1!.seq);
+
+  store.db.pragma("max_page_count = 1073741823");
+  clock += 5_001;
+  ob.append([props("p/A", 3, T0)]);
+  ob.flush();
+  s = ob.stats();
+  assert.equal(s.writable, true);
+  assert.equal(s.depth, 3);
+  const row = store.db.prepare("SELECT attempts FROM records WHERE seq = ?").get(r1!.seq) as { attempts: number };
+  assert.equal(row.attempts, 1, "written with the first commit that works");
+});
+
+test("a row this build cannot read (damaged, or a kind of a newer build) is dropped as rejected and does not block the rest", (t) => {
+  const log = captureLogger();
+  const dir = tempDir(t);
+  const first = openStore(dir, { logger: log.logger, sync: "normal" });
+  first.db.prepare("INSERT INTO records (device, kind, sample_time, body, created_at, bytes) VALUES ('p/A', 'hologram', ?, '{}', ?, 10)").run(Date.now(), Date.now());
+  first.db.prepare("INSERT INTO records (device, kind, sample_time, body, created_at, bytes) VALUES ('p/A', 'properties', ?, '[[', ?, 10)").run(Date.now(), Date.now());
+  first.close();
+  const store = open(t, dir, { logger: log.logger });
+  store.records.append([props("p/A", 1)]);
+  store.records.flush();
+  const got = store.records.take({ afterSeq: 0, limit: 10 });
+  assert.deepEqual(counts(got.records), [1]);
+  store.records.flush();
+  assert.equal(store.records.stats().droppedRejected, 2);
+  assert.equal(store.records.stats().depth, 1);
+  assert.match(String(log.find("the platform rejected a record for good: dropped it")?.["reason"]), /unreadable hologram body/);
 });
