@@ -144,7 +144,12 @@ export class Gateway implements GatewayView {
     await this.field.apply(next, changedChannels, changedDevices);
     for (const key of changedDevices) this.things.resetReporting(key);
     // A device removed from the document takes its waiting records with it (counted), so nothing waits forever.
-    for (const d of diff.devices) if (d.kind === "removed") this.store.records.dropDevice(d.key);
+    for (const d of diff.devices) {
+      if (d.kind !== "removed") continue;
+      const dropped = this.store.records.dropDevice(d.key);
+      this.drains.forget(d.key);
+      if (dropped) this.logger.info({ device: d.key, dropped }, "device removed from the gateway config: its waiting records are dropped");
+    }
   }
 
   /** The cloud suspended, resumed or removed a device: the field side (the adapter handles its sessions). */

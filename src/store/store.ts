@@ -1,6 +1,7 @@
 /**
- * The gateway's SQLite database (`<dataDir>/fieldbridge.db`) and the parts built on it: the outbox of wire
- * messages, the outbox of neutral uplink records, sub-device secrets, small key/value state and message ids. One connection, owned here; `close()` commits queued writes.
+ * The gateway's SQLite database (`<dataDir>/fieldbridge.db`) and the parts built on it: the outbox of neutral uplink
+ * records, device secrets, small key/value state and message ids. One connection, owned here; `close()` commits
+ * queued writes.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -9,8 +10,6 @@ import type { Logger } from "../ops/logger.js";
 import { openDatabase, type SyncMode } from "./database.js";
 import { KvStore } from "./kv.js";
 import { MessageIds } from "./message-ids.js";
-import { Outbox } from "./outbox.js";
-import type { OutboxOptions } from "./outbox-types.js";
 import { RecordOutbox, type RecordOutboxOptions } from "./records.js";
 import { SecretStore } from "./secrets.js";
 
@@ -22,7 +21,6 @@ export interface OpenStoreOptions {
   logger: Logger;
   /** "full": every commit is fsynced. "normal": the last commits may be lost on power loss (fewer flash writes). */
   sync: SyncMode;
-  outbox?: OutboxOptions;
   records?: RecordOutboxOptions;
   /** Message ids reserved per database write (default 10,000). */
   messageIdBlock?: number;
@@ -35,7 +33,6 @@ export interface Store {
   readonly file: string;
   /** The connection, for diagnostics; the parts below are the interface. */
   readonly db: Database;
-  readonly outbox: Outbox;
   readonly records: RecordOutbox;
   readonly secrets: SecretStore;
   readonly kv: KvStore;
@@ -60,7 +57,6 @@ export function openStore(dataDir: string, options: OpenStoreOptions): Store {
       secrets: new SecretStore(db, options.sync, now),
       kv: new KvStore(db, now),
       messageIds: new MessageIds({ db, sync: options.sync, logger, blockSize: options.messageIdBlock, markFile: path.join(dir, MESSAGE_ID_MARK_FILE) }),
-      outbox: new Outbox({ db, logger: options.logger.child({ component: "outbox" }), now }, options.outbox),
       records: new RecordOutbox({ db, logger: options.logger.child({ component: "outbox" }), now }, options.records),
     }),
   });
@@ -74,13 +70,9 @@ export function openStore(dataDir: string, options: OpenStoreOptions): Store {
       if (closed) return;
       closed = true;
       try {
-        parts.outbox.close();
+        parts.records.close();
       } finally {
-        try {
-          parts.records.close();
-        } finally {
-          db.close();
-        }
+        db.close();
       }
     },
   };

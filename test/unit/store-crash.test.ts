@@ -1,6 +1,6 @@
 /**
- * Crash safety: a child process appends and takes entries, reports what it flushed, and is killed with SIGKILL.
- * The same file is the child's script when FB_STORE_CRASH_DIR is set.
+ * Crash safety: a child process appends and takes records, reports what it flushed, and is killed with SIGKILL.
+ * The same file is the child's script when FB_STORE_CRASH_DIR is set. A record is named by its value `n`.
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger } from "../../src/ops/logger.js";
 import { openStore } from "../../src/store/store.js";
+import type { NewRecord, UplinkRecord } from "../../src/cloud/platform.js";
 
 interface ChildReport {
   flushed: string[];
@@ -21,30 +22,33 @@ interface ChildReport {
 
 const CHILD_ENV = "FB_STORE_CRASH_DIR";
 
+const nameOf = (r: UplinkRecord): string => (r.kind === "properties" ? String(r.values[0]!.value) : "?");
+
 async function child(dir: string, sync: "full" | "normal"): Promise<void> {
   const store = openStore(dir, { logger: createLogger("silent"), sync });
   const flushed: string[] = [];
   let lastMessageId = "";
   for (let batch = 0; batch < 20; batch++) {
-    const items = Array.from({ length: 50 }, (_, i) => {
+    const items: NewRecord[] = Array.from({ length: 50 }, (_, i) => {
       lastMessageId = store.messageIds.next();
-      return { topic: `/sys/a1/dev${i % 3}/thing/event/property/post`, payload: `{"id":"${lastMessageId}","n":${batch * 50 + i}}`, msgId: lastMessageId, devices: [`a1/dev${i % 3}`], sampleTime: Date.now() };
+      const n = batch * 50 + i;
+      return { device: `a1/dev${i % 3}`, kind: "properties", time: Date.now(), values: [{ identifier: "n", value: n, time: Date.now() }] };
     });
-    store.outbox.append(items);
-    flushed.push(...items.map((it) => it.msgId));
+    store.records.append(items);
+    flushed.push(...items.map((it) => (it.kind === "properties" ? String(it.values[0]!.value) : "?")));
     // Let the batch timer run now and then, as appends arrive in a running daemon.
     if (batch % 5 === 4) await new Promise((r) => setTimeout(r, 10));
   }
-  store.outbox.flush();
-  const taken = store.outbox.take({ limit: 10 }).entries;
-  for (const e of taken.slice(0, 4)) store.outbox.ack(e.seq);
-  store.outbox.flush();
-  // Entries queued but never flushed: the parent must not rely on them either way.
-  store.outbox.append([{ topic: "t", payload: "{}", msgId: store.messageIds.next(), devices: [], sampleTime: Date.now() }]);
+  store.records.flush();
+  const taken = store.records.take({ afterSeq: 0, limit: 10 }).records;
+  for (const e of taken.slice(0, 4)) store.records.ack(e.seq);
+  store.records.flush();
+  // Records queued but never flushed: the parent must not rely on them either way.
+  store.records.append([{ device: "a1/dev0", kind: "properties", time: Date.now(), values: [{ identifier: "n", value: -1, time: Date.now() }] }]);
   const report: ChildReport = {
     flushed,
-    acked: taken.slice(0, 4).map((e) => e.msgId),
-    inFlight: taken.slice(4).map((e) => e.msgId),
+    acked: taken.slice(0, 4).map(nameOf),
+    inFlight: taken.slice(4).map(nameOf),
     lastMessageId: store.messageIds.next(),
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -94,7 +98,7 @@ if (childDir) {
   await child(childDir, process.env.FB_STORE_CRASH_SYNC === "normal" ? "normal" : "full");
 } else {
   for (const sync of ["full", "normal"] as const) {
-    test(`after kill -9 (sync ${sync}) every flushed entry is there in order, in-flight ones pending with the same ids`, async (t) => {
+    test(`after kill -9 (sync ${sync}) every flushed record is there in order, in-flight ones pending with their values`, async (t) => {
       const dir = tempDir(t);
       const report = await runAndKill(t, dir, sync);
       assert.equal(report.flushed.length, 1_000);
@@ -104,15 +108,15 @@ if (childDir) {
       t.after(() => store.close());
       const acked = new Set(report.acked);
       const expected = report.flushed.filter((id) => !acked.has(id));
-      const found = store.outbox.take({ limit: 5_000, scanLimit: 5_000 }).entries;
-      const foundIds = found.map((e) => e.msgId);
+      const found = store.records.take({ afterSeq: 0, limit: 5_000, scanLimit: 5_000 }).records;
+      const foundIds = found.map(nameOf);
       // The one unflushed entry may or may not have made it; everything flushed must have, in order.
       assert.deepEqual(foundIds.slice(0, expected.length), expected);
       assert.ok(foundIds.length <= expected.length + 1);
       for (const id of report.inFlight) assert.ok(foundIds.includes(id), `in-flight entry ${id} is pending again`);
       for (let i = 1; i < found.length; i++) assert.ok(found[i]!.seq > found[i - 1]!.seq);
-      const sample = found.find((e) => e.msgId === report.inFlight[0]);
-      assert.equal(JSON.parse(sample!.payload).id, report.inFlight[0], "payload kept with its message id");
+      const sample = found.find((e) => nameOf(e) === report.inFlight[0]);
+      assert.ok(sample && sample.kind === "properties" && sample.device.startsWith("a1/dev"), "record kept with its device and values");
 
       const next = BigInt(store.messageIds.next());
       assert.ok(next > BigInt(report.lastMessageId), `id ${next} after the child's last ${report.lastMessageId}`);

@@ -9,6 +9,7 @@ import { openStore } from "../../src/store/store.js";
 import { SCHEMA_VERSION } from "../../src/store/migrations.js";
 import { captureLogger, type LogCapture } from "../helpers/log-capture.js";
 import { storeOpener } from "../helpers/store.js";
+import type { NewRecord, UplinkRecord } from "../../src/cloud/platform.js";
 
 function tempDir(t: TestContext): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fb-store-"));
@@ -18,7 +19,8 @@ function tempDir(t: TestContext): string {
 
 const open = storeOpener("full");
 
-const entry = (n: number) => ({ topic: "t", payload: `{"id":"${n}"}`, msgId: String(n), devices: [], sampleTime: Date.now() });
+const entry = (n: number, text = ""): NewRecord => ({ device: "pk/dev", kind: "properties", time: Date.now(), values: [{ identifier: "n", value: n, time: Date.now() }, ...(text ? [{ identifier: "t", value: text, time: Date.now() }] : [])] });
+const valueOf = (r: UplinkRecord) => (r.kind === "properties" ? r.values[0]!.value : undefined);
 
 test("openStore creates the data dir and a WAL database with the current schema", (t) => {
   const dir = path.join(tempDir(t), "nested", "data");
@@ -117,7 +119,7 @@ function assertMovedAside(dir: string, logs: LogCapture, original?: Buffer): str
 test("a file of garbage is moved aside (with its -wal/-shm), logged once, and a fresh store works", (t) => {
   const dir = tempDir(t);
   let store = openStore(dir, { logger: createLogger("silent"), sync: "full" });
-  store.outbox.append([entry(1)]);
+  store.records.append([entry(1)]);
   store.close();
   const file = path.join(dir, "fieldbridge.db");
   const garbage = Buffer.alloc(64 * 1024, 0x5a);
@@ -130,17 +132,17 @@ test("a file of garbage is moved aside (with its -wal/-shm), logged once, and a 
   const side = fs.readdirSync(dir).filter((f) => f.endsWith("-wal") && f.includes("corrupt"));
   assert.equal(side.length, 1, "its -wal moved along");
   assert.equal(fs.readFileSync(path.join(dir, side[0]!), "utf8"), "not a wal");
-  assert.equal(store.outbox.stats().depth, 0);
-  store.outbox.append([entry(2)]);
-  store.outbox.flush();
-  assert.deepEqual(store.outbox.take({ limit: 5 }).entries.map((e) => e.msgId), ["2"]);
+  assert.equal(store.records.stats().depth, 0);
+  store.records.append([entry(2)]);
+  store.records.flush();
+  assert.deepEqual(store.records.take({ afterSeq: 0, limit: 5 }).records.map(valueOf), [2]);
   assert.match(store.messageIds.next(), /^[0-9]+$/);
 });
 
 test("a malformed image that fails quick_check is moved aside too", (t) => {
   const dir = tempDir(t);
   let store = openStore(dir, { logger: createLogger("silent"), sync: "full" });
-  store.outbox.append(Array.from({ length: 3_000 }, (_, i) => ({ ...entry(i), payload: "p".repeat(300) })));
+  store.records.append(Array.from({ length: 3_000 }, (_, i) => entry(i, "p".repeat(300))));
   store.close(); // the WAL is checkpointed into the file on close
   const file = path.join(dir, "fieldbridge.db");
   const fd = fs.openSync(file, "r+");
@@ -153,9 +155,9 @@ test("a malformed image that fails quick_check is moved aside too", (t) => {
   assertMovedAside(dir, logs, damaged);
   const reason = logs.lines().find((l) => l.level === "error")!.reason as { message: string };
   assert.match(reason.message, /quick_check|malformed/);
-  store.outbox.append([entry(1)]);
-  store.outbox.flush();
-  assert.equal(store.outbox.stats().depth, 1);
+  store.records.append([entry(1)]);
+  store.records.flush();
+  assert.equal(store.records.stats().depth, 1);
 });
 
 test("a database from a newer build is used as is when compatible", (t) => {
@@ -174,7 +176,7 @@ test("a newer database whose tables this build cannot use is moved aside", (t) =
   const dir = tempDir(t);
   const file = path.join(dir, "fieldbridge.db");
   const db = new BetterSqlite3(file);
-  db.exec("CREATE TABLE outbox (other TEXT)");
+  db.exec("CREATE TABLE records (other TEXT)");
   db.pragma(`user_version = ${SCHEMA_VERSION + 5}`);
   db.close();
   const logs = captureLogger();
@@ -182,7 +184,7 @@ test("a newer database whose tables this build cannot use is moved aside", (t) =
   const moved = new BetterSqlite3(assertMovedAside(dir, logs), { readonly: true });
   t.after(() => moved.close());
   assert.equal(moved.pragma("user_version", { simple: true }), SCHEMA_VERSION + 5, "the newer file is kept for a later upgrade");
-  store.outbox.append([entry(1)]);
-  store.outbox.flush();
-  assert.equal(store.outbox.stats().depth, 1);
+  store.records.append([entry(1)]);
+  store.records.flush();
+  assert.equal(store.records.stats().depth, 1);
 });
