@@ -201,3 +201,32 @@ test("kill -9 after the PUBACK and before the platform's reply, and a 520 after 
   await emu.waitFor(() => emu.logins.filter((l) => l.code === 200).length > logins, 5000, "the sub-device logged in again");
   assert.equal((await d.stop("SIGTERM")).code, 0);
 });
+
+test("a device removed by a push right after an outage takes its backlog with it: dropped and counted, nothing left waiting", async (t) => {
+  const h = await startHarness({ driver: { periodMs: 100 } });
+  t.after(() => h.stop());
+  const { emu } = h;
+  emu.addProduct(METER, { tsl: meterTsl(2), dynamicRegistration: true });
+  for (let i = 0; i < 2; i++) emu.addDevice({ productKey: METER, deviceName: deviceName("meter", i) });
+  await until(() => h.alink.link.connected, 10_000, "connected");
+  assert.equal((await emu.pushConfig(gw, modbusDoc({ devices: 2, points: 2 }))).reply.code, 200);
+  await emu.waitFor(() => emu.onlineSessions(gw).length === 2, 10_000, "online");
+
+  await emu.outage();
+  await new Promise((r) => setTimeout(r, 2000));
+  // Device 1 cannot log in again after the outage: its backlog waits.
+  emu.failNext("login", 500, { device: key(1), count: 1000 });
+  await emu.restore();
+  await until(() => h.alink.link.connected, 10_000, "reconnected");
+  await emu.waitFor(() => emu.onlineSessions(gw).some((s) => s.deviceKey === key(0)), 10_000, "device 0 back");
+  const waiting = () => h.gw.store.records.backlogByDevice(Number.MAX_SAFE_INTEGER).get(key(1)) ?? 0;
+  assert.ok(waiting() > 0, "the device has a backlog");
+  // Keep only device 0: device 1 leaves the document while its backlog waits.
+  const doc = modbusDoc({ devices: 2, points: 2 }) as { deviceList: unknown[] };
+  doc.deviceList = doc.deviceList.slice(0, 1);
+  assert.equal((await emu.pushConfig(gw, doc)).reply.code, 200);
+  assert.equal(waiting(), 0, "nothing of the removed device waits");
+  const stats = h.gw.store.records.stats();
+  assert.ok(stats.droppedRemoved > 0, `dropped and counted: ${JSON.stringify(stats)}`);
+  assert.ok(h.logs().some((l) => l.msg === "device removed from the gateway config: its waiting records are dropped" && l["device"] === key(1)));
+});
