@@ -103,7 +103,8 @@ export const bootstrap: PlatformBootstrap = {
     c.mqtt.reconnectMinSeconds ??= 1;
     c.mqtt.reconnectMaxSeconds ??= 60;
     if (c.mqtt.reconnectMaxSeconds < c.mqtt.reconnectMinSeconds) push("mqtt.reconnectMaxSeconds", "must be at least mqtt.reconnectMinSeconds");
-    c.huawei = { passwordEncoding: "hex", signType: 1, serviceId: "Thing", connectsPerSecond: 10, maxConnections: 1500, ...(c.huawei ?? {}) };
+    const defaults: HuaweiConfig["huawei"] = { passwordEncoding: "hex", signType: 1, serviceId: "Thing", connectsPerSecond: 10, maxConnections: 1500 };
+    c.huawei = { ...defaults, ...((c.huawei ?? {}) as Partial<HuaweiConfig["huawei"]>) };
     if (c.huawei.serviceId === "Gateway") push("huawei.serviceId", 'must not be "Gateway" (the gateway\'s management service)');
     const byPair = new Map<string, number>();
     const byId = new Map<string, number>();
