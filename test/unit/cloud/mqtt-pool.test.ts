@@ -14,6 +14,9 @@ const logger = pino({ level: "silent" });
 
 interface Broker {
   port: number;
+  /** Delay before answering CONNECT (ms). */
+  authDelayMs: number;
+  connected(): number;
   connects: { id: string; t: number }[];
   refusedConnects: { id: string; t: number }[];
   disconnects: string[];
@@ -24,9 +27,15 @@ interface Broker {
 
 async function startBroker(): Promise<Broker> {
   const { Aedes } = await import("aedes");
-  const b: Omit<Broker, "port" | "dropAll" | "close"> = { connects: [], refusedConnects: [], disconnects: [], refuse: new Set() };
+  const b: Omit<Broker, "port" | "dropAll" | "close" | "connected"> = { connects: [], refusedConnects: [], disconnects: [], refuse: new Set(), authDelayMs: 0 };
   const broker: Aedes = await Aedes.createBroker({
-    authenticate: (client: Client, _u, _p, done) => {
+    authenticate: (client: Client, u, p, done) => {
+      if (b.authDelayMs > 0) {
+        const delay = b.authDelayMs;
+        b.authDelayMs = 0;
+        setTimeout(() => (broker.authenticate as unknown as (...a: unknown[]) => void)(client, u, p, done), delay);
+        return;
+      }
       if (b.refuse.has(client.id)) {
         b.refusedConnects.push({ id: client.id, t: Date.now() });
         done(Object.assign(new Error("refused"), { returnCode: 4 }) as AuthenticateError, false);
@@ -45,9 +54,9 @@ async function startBroker(): Promise<Broker> {
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as net.AddressInfo).port;
-  return {
-    ...b,
+  return Object.assign(b, {
     port,
+    connected: () => sockets.size,
     dropAll: () => {
       for (const s of sockets) s.destroy();
     },
@@ -56,7 +65,7 @@ async function startBroker(): Promise<Broker> {
       await new Promise<void>((r) => server.close(() => r()));
       await new Promise<void>((r) => broker.close(() => r()));
     },
-  };
+  });
 }
 
 function linkOpts(port: number, id: string, over: Partial<MqttLinkOptions> = {}): MqttLinkOptions {
@@ -97,6 +106,7 @@ describe("MqttPool", () => {
     await broker.close();
   });
   const reset = () => {
+    broker.authDelayMs = 0;
     broker.connects.length = 0;
     broker.refusedConnects.length = 0;
     broker.disconnects.length = 0;
@@ -243,6 +253,29 @@ describe("MqttPool", () => {
     const connects = broker.connects.length;
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(broker.connects.length, connects, "no reconnect after stop");
+  });
+
+  test("stop() and remove() while a member waits for its CONNACK leave no socket open", async () => {
+    reset();
+    const pool = newPool({});
+    pools.push(pool);
+    pool.add("slow-1", { link: linkOpts(broker.port, "slow-1") });
+    broker.authDelayMs = 300;
+    pool.start();
+    await until(() => broker.connected() === 1, 2000, "socket open");
+    await pool.stop("priorityLast", 1000);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(broker.connected(), 0, "no orphaned connection after the CONNACK");
+
+    const pool2 = newPool({});
+    pools.push(pool2);
+    pool2.add("slow-2", { link: linkOpts(broker.port, "slow-2") });
+    broker.authDelayMs = 300;
+    pool2.start();
+    await until(() => broker.connected() === 1, 2000, "socket open");
+    await pool2.remove("slow-2");
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(broker.connected(), 0);
   });
 
   test("stop() is bounded by its deadline", async () => {
