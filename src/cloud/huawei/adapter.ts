@@ -69,6 +69,8 @@ export class HuaweiAdapter implements PlatformAdapter {
   private readonly desk: CommandDesk;
   private readonly lastRefusal = new Map<RouteId, string>();
   private gatewayEverOnline = false;
+  /** The gateway's own device when the core lists it (its thing model serves self-telemetry and set/get). */
+  private gatewayDevice: PlatformDevice | undefined;
   private stopped = false;
   readonly counters = { sent: 0, acked: 0, unsent: 0, rejected: 0, messages: 0, removed: 0 };
 
@@ -99,8 +101,8 @@ export class HuaweiAdapter implements PlatformAdapter {
       serviceId: this.c.huawei.serviceId,
       allowHttp: this.c.download?.allowHttp ?? false,
       gatewayKey: this.gateway.key,
-      device: (key) => this.devices.get(key)?.device,
-      compiled: (key) => this.devices.get(key)?.tsl,
+      device: (key) => (key === this.gateway.key ? this.gatewayDevice : this.devices.get(key)?.device),
+      compiled: (key) => (key === this.gateway.key ? this.compile(this.gatewayDevice?.tsl) : this.devices.get(key)?.tsl),
       removeTarget: (t) => this.removeTarget(t),
       remove: (key) => this.removeDevice(key),
       documentApplied: () => this.documentApplied(),
@@ -130,7 +132,10 @@ export class HuaweiAdapter implements PlatformAdapter {
     const keep = new Set<DeviceKey>();
     const missing: string[] = [];
     for (const d of list) {
-      if (d.key === this.gateway.key) continue;
+      if (d.key === this.gateway.key) {
+        this.gatewayDevice = d;
+        continue;
+      }
       keep.add(d.key);
       const prev = this.devices.get(d.key);
       const entry: DeviceEntry = { device: d, tsl: this.compile(d.tsl), since: prev?.since ?? now, wasOnline: prev?.wasOnline ?? false, ...(prev?.fieldReason ? { fieldReason: prev.fieldReason } : {}) };
@@ -262,7 +267,7 @@ export class HuaweiAdapter implements PlatformAdapter {
   }
 
   private typesOf(route: RouteId): UplinkTypes {
-    const doc = this.devices.get(route)?.device.tsl;
+    const doc = route === this.gateway.key ? this.gatewayDevice?.tsl : this.devices.get(route)?.device.tsl;
     return {
       serviceId: this.c.huawei.serviceId,
       property: (id) => doc?.properties?.find((p) => p.identifier === id)?.dataType,

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { ConfigOutcome, PropertiesRecord, UplinkRecord } from "../../../src/cloud/platform.js";
-import { DEV1, DEV2, DEV3, GW_ID, devicesOf, key, makeRig, removeDir, startEmulator, until, type Rig } from "./rig.js";
+import { DEV1, DEV2, DEV3, GW_ID, devicesOf, gatewayDevice, key, makeRig, removeDir, startEmulator, until, type Rig } from "./rig.js";
 import type { HuaweiEmulator } from "../../../src/sim/cloud/huawei/index.js";
 
 const T0 = Date.parse("2026-11-23T19:47:30.250Z");
@@ -20,7 +20,7 @@ describe("Huawei adapter", () => {
   before(async () => {
     emu = await startEmulator(true);
     rig = makeRig(emu);
-    rig.adapter.setDevices(devicesOf(DEV1.nodeId, DEV2.nodeId, DEV3.nodeId));
+    rig.adapter.setDevices([gatewayDevice(), ...devicesOf(DEV1.nodeId, DEV2.nodeId, DEV3.nodeId)]);
     rig.adapter.start();
     await until(() => rig.adapter.ready(D1, D1) && rig.adapter.ready(D2, D2) && rig.adapter.ready(rig.adapter.gateway.key, rig.adapter.gateway.key), 8000, "all online");
   });
@@ -158,6 +158,23 @@ describe("Huawei adapter", () => {
     const other = await emu.command(D2, { ...cmd, paras: { sp_int: 6 } });
     assert.equal(other.errcode, 0);
     assert.equal(rig.core.requests.length, 2, "same mid, different payload: a new command");
+  });
+
+  test("the gateway's own product: self-telemetry on its connection, set and get under the product service", async () => {
+    const gw = rig.adapter.gateway.key;
+    assert.equal(gw, gatewayDevice().key);
+    assert.equal(rig.adapter.routeOf(gw), gw);
+    const r = await rig.adapter.send(gw, [{ kind: "properties", seq: 50, device: gw, time: T0, attempts: 0, values: [{ identifier: "fbUptimeSeconds", value: 3600, time: T0 }, { identifier: "fbLoad", value: 2, time: T0 }] }]).done;
+    assert.deepEqual(r.map((x) => x.result), ["ok"]);
+    const mine = emu.records.properties.filter((p) => p.device === emu.device(GW_ID)!.key);
+    assert.deepEqual(mine.map((p) => [p.identifier, p.value]), [["fbUptimeSeconds", 3600], ["fbLoad", 2]]);
+    assert.match(emu.records.uplinks.at(-1)!.payload, /"fbLoad":2\.0/);
+    rig.core.requests.length = 0;
+    const set = await emu.setProperty(GW_ID, { fbLogLevel: 3 });
+    assert.equal(set.errcode, 0);
+    assert.deepEqual(rig.core.requests, [{ kind: "propertySet", device: gw, values: { fbLogLevel: 3 } }]);
+    const bad = await emu.setProperty(GW_ID, { fbUptimeSeconds: 3 });
+    assert.deepEqual([bad.errcode, bad.body.code], [1, 460]);
   });
 
   test("CONFIG_PUSH on the gateway's device: offered to the core, answered with digest and version; failures mapped", async () => {

@@ -37,6 +37,22 @@ export const TSL: TslDocument = {
   ],
 };
 
+export const GW_PRODUCT = "gwProd";
+export const GW_TSL: TslDocument = {
+  profile: { productKey: GW_PRODUCT },
+  properties: [
+    { identifier: "fbUptimeSeconds", accessMode: "r", dataType: { type: "int", specs: { min: "0" } } },
+    { identifier: "fbLoad", accessMode: "r", dataType: { type: "double", specs: {} } },
+    { identifier: "fbLogLevel", accessMode: "rw", dataType: { type: "int", specs: { min: "0", max: "5" } } },
+  ],
+};
+
+/** The gateway's own device as the core lists it (its key is the adapter's gateway key). */
+export function gatewayDevice(): PlatformDevice {
+  const k = `${GW_PRODUCT}/${GW_ID}`;
+  return { key: k, productKey: GW_PRODUCT, deviceName: GW_ID, tsl: GW_TSL, spec: { key: k, productKey: GW_PRODUCT, deviceName: GW_ID, serverId: "self" } };
+}
+
 export function platformDevice(nodeId: string, opcua = false): PlatformDevice {
   const k = key(nodeId);
   return {
@@ -102,7 +118,7 @@ export interface RigOptions {
 
 export function config(emu: HuaweiEmulator, o: RigOptions, dataDir: string): BootstrapConfig {
   return {
-    gateway: { platform: "huawei", deviceId: GW_ID, deviceSecret: o.gatewaySecret ?? GW_SECRET },
+    gateway: { platform: "huawei", deviceId: GW_ID, deviceSecret: o.gatewaySecret ?? GW_SECRET, productKey: GW_PRODUCT },
     mqtt: {
       host: "127.0.0.1",
       port: emu.port,
@@ -125,7 +141,8 @@ export function config(emu: HuaweiEmulator, o: RigOptions, dataDir: string): Boo
 export async function startEmulator(tls = true): Promise<HuaweiEmulator> {
   const emu = await HuaweiEmulator.start({ tls });
   emu.addProduct(PID, TSL);
-  emu.addDevice({ productId: "gwProd", nodeId: "gw-node-1", deviceId: GW_ID, secret: GW_SECRET, gateway: true });
+  emu.addProduct(GW_PRODUCT, GW_TSL);
+  emu.addDevice({ productId: GW_PRODUCT, nodeId: "gw-node-1", deviceId: GW_ID, secret: GW_SECRET, gateway: true });
   emu.addDevice({ productId: PID, nodeId: DEV1.nodeId, deviceId: DEV1.deviceId, secret: DEV1.secret });
   emu.addDevice({ productId: PID, nodeId: DEV2.nodeId, secret: DEV2.secret });
   emu.addDevice({ productId: PID, nodeId: DEV3.nodeId, secret: "unknown-to-gateway" });
