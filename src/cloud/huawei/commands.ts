@@ -93,7 +93,8 @@ export class CommandDesk {
     }
     const q = this.queues.get(route) ?? { tail: Promise.resolve(), waiting: 0 };
     this.queues.set(route, q);
-    if (q.waiting >= MAX_WAITING) {
+    // One command runs, up to MAX_WAITING wait behind it.
+    if (q.waiting > MAX_WAITING) {
       this.counters.busy++;
       finish(fail(CODE.busy, `more than ${MAX_WAITING} commands waiting`));
       return;

@@ -148,6 +148,25 @@ describe("Huawei adapter", () => {
     assert.equal(emu.online(D1), true);
   });
 
+  test("commands run one at a time per device; more than 32 waiting are answered 429", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    rig.core.requests.length = 0;
+    rig.core.answer = async () => {
+      await gate;
+      return { ok: true };
+    };
+    const calls = Array.from({ length: 34 }, (_, i) => emu.command(D1, { serviceId: "Thing", cmd: "set", paras: { sp_int: i }, mid: 20000 + i }, 5000));
+    const busy = await calls[33]!;
+    assert.deepEqual([busy.errcode, busy.body.code], [1, 429]);
+    assert.equal(rig.core.requests.length, 1, "one runs, the others wait");
+    release();
+    const rest = await Promise.all(calls.slice(0, 33));
+    assert.ok(rest.every((r) => r.errcode === 0));
+    assert.deepEqual(rig.core.requests.map((r) => (r as { values: { sp_int: number } }).values.sp_int), Array.from({ length: 33 }, (_, i) => i), "in arrival order");
+    rig.core.answer = () => ({ ok: true });
+  });
+
   test("a duplicate mid with the same payload within 60 s is answered again, not executed again", async () => {
     rig.core.requests.length = 0;
     const cmd = { serviceId: "Thing", cmd: "set", paras: { sp_int: 5 }, mid: 4242 };

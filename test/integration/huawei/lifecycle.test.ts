@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { HuaweiEmulator } from "../../../src/sim/cloud/huawei/index.js";
+import { captureLogger } from "../../helpers/log-capture.js";
 import { DEV1, DEV2, DEV3, GW_ID, devicesOf, key, makeRig, PID, removeDir, startEmulator, until } from "./rig.js";
 
 const D1 = key(DEV1.nodeId);
@@ -95,6 +96,33 @@ describe("Huawei adapter lifecycle", () => {
         assert.equal(st.connected, false);
         assert.match(gwRoute().reason ?? "", /CONNACK 4/);
         assert.doesNotMatch(JSON.stringify(st), /wrong-secret/);
+      } finally {
+        await rig.shutdown();
+        removeDir(rig.dir);
+      }
+    }));
+
+  test("a device deleted on the platform is refused (code 5) alone, logged once without secrets; CONNACK 3 is transient", () =>
+    withEmu(async (emu) => {
+      const log = captureLogger("info");
+      const rig = makeRig(emu, { logger: log.logger, reconnectMaxSeconds: 1 });
+      try {
+        emu.failNext("connect", 3, { device: D2 });
+        rig.adapter.setDevices(devicesOf(DEV1.nodeId, DEV2.nodeId));
+        rig.adapter.start();
+        await until(() => rig.adapter.ready(D1, D1) && rig.adapter.ready(D2, D2), 5000, "online after a CONNACK 3");
+        assert.ok(emu.records.connects.some((c) => c.device === D2 && c.returnCode === 3));
+        assert.equal(log.find((l) => /refused/.test(String(l.msg))), undefined, "CONNACK 3 is not a refusal");
+        emu.deleteDevice(D1);
+        const refused = () => rig.adapter.status().devices.find((d) => d.device === D1)!;
+        await until(() => refused().state === "refused", 5000, "D1 refused");
+        assert.match(refused().reason ?? "", /CONNACK 5/);
+        await until(() => emu.records.connects.filter((c) => c.device === D1 && c.returnCode === 5).length >= 2, 4000, "retried");
+        const lines = log.lines().filter((l) => String(l.msg).startsWith(`device ${D1} refused`));
+        assert.equal(lines.length, 1);
+        assert.equal(lines[0]!.msg, `device ${D1} refused (code 5)`);
+        assert.equal(rig.adapter.ready(D2, D2), true, "the other devices are not affected");
+        assert.doesNotMatch(log.text(), new RegExp([DEV1.secret, DEV2.secret, "0123456789abcdef0123"].join("|")));
       } finally {
         await rig.shutdown();
         removeDir(rig.dir);

@@ -113,7 +113,7 @@ export interface RigOptions {
   maxConnections?: number;
   reconnectMaxSeconds?: number;
   dir?: string;
-  emu?: HuaweiEmulator;
+  logger?: Logger;
 }
 
 export function config(emu: HuaweiEmulator, o: RigOptions, dataDir: string): BootstrapConfig {
@@ -161,7 +161,7 @@ export interface Rig {
 
 export function makeRig(emu: HuaweiEmulator, o: RigOptions = {}): Rig {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), "fb-huawei-"));
-  const logger = createLogger("silent");
+  const logger = o.logger ?? createLogger("silent");
   const store = openStore(dir, { logger, sync: "normal" });
   const core = new FakeCore(store, logger, dir);
   const adapter = new HuaweiAdapter(config(emu, o, dir), core);
