@@ -163,7 +163,7 @@ describe("Huawei adapter", () => {
     release();
     const rest = await Promise.all(calls.slice(0, 33));
     assert.ok(rest.every((r) => r.errcode === 0));
-    assert.deepEqual(rig.core.requests.map((r) => (r as { values: { sp_int: number } }).values.sp_int), Array.from({ length: 33 }, (_, i) => i), "in arrival order");
+    assert.deepEqual(rig.core.requests.map((r) => (r.kind === "propertySet" ? r.values.sp_int : undefined)), Array.from({ length: 33 }, (_, i) => i), "in arrival order");
     rig.core.answer = () => ({ ok: true });
   });
 
