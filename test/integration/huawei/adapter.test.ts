@@ -78,6 +78,7 @@ describe("Huawei adapter", () => {
     assert.equal((JSON.parse(raw.payload) as { data: unknown[] }).data.length, 4);
     assert.deepEqual(emu.records.events.at(-1)!.outputs, { level: 3 });
     assert.deepEqual(emu.records.rejected, []);
+    assert.ok(emu.records.uplinks.every((u) => u.qos === 1), "every uplink QoS 1");
   });
 
   test("send on a route that is not connected: unsent, nothing published", async () => {

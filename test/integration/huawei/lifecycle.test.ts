@@ -129,6 +129,29 @@ describe("Huawei adapter lifecycle", () => {
       }
     }));
 
+  test("TLS: the broker certificate must match huawei.tlsServerName; a mismatch is a transient error and sends no CONNECT", () =>
+    withEmu(async (emu) => {
+      const bad = makeRig(emu, { tlsServerName: "wrong.example" });
+      try {
+        bad.adapter.start();
+        const route = () => bad.adapter.status().routes.find((r) => r.route === bad.adapter.gateway.key)!;
+        await until(() => route().state === "backoff", 3000, "backoff");
+        assert.match(route().reason ?? "", /TLS|altname|certificate/i);
+        assert.equal(emu.records.connects.length, 0);
+      } finally {
+        await bad.shutdown();
+        removeDir(bad.dir);
+      }
+      const good = makeRig(emu, { tlsServerName: "localhost" });
+      try {
+        good.adapter.start();
+        await until(() => good.adapter.status().connected, 3000, "connected with the right name");
+      } finally {
+        await good.shutdown();
+        removeDir(good.dir);
+      }
+    }, true));
+
   test("connection cap: devices beyond huawei.maxConnections are overLimit and not connected", () =>
     withEmu(async (emu) => {
       const rig = makeRig(emu, { maxConnections: 1 });

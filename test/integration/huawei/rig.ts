@@ -114,6 +114,7 @@ export interface RigOptions {
   reconnectMaxSeconds?: number;
   dir?: string;
   logger?: Logger;
+  tlsServerName?: string;
 }
 
 export function config(emu: HuaweiEmulator, o: RigOptions, dataDir: string): BootstrapConfig {
@@ -128,7 +129,7 @@ export function config(emu: HuaweiEmulator, o: RigOptions, dataDir: string): Boo
       reconnectMinSeconds: 0.2,
       reconnectMaxSeconds: o.reconnectMaxSeconds ?? 2,
     },
-    huawei: { passwordEncoding: "hex", signType: 1, serviceId: "Thing", connectsPerSecond: o.connectsPerSecond ?? 50, maxConnections: o.maxConnections ?? 1500 },
+    huawei: { passwordEncoding: "hex", signType: 1, serviceId: "Thing", connectsPerSecond: o.connectsPerSecond ?? 50, maxConnections: o.maxConnections ?? 1500, ...(o.tlsServerName ? { tlsServerName: o.tlsServerName } : {}) },
     dataDir,
     subDevices: [
       { productKey: PID, deviceName: DEV1.nodeId, deviceId: DEV1.deviceId, deviceSecret: DEV1.secret },
