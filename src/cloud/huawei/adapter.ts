@@ -342,13 +342,14 @@ export class HuaweiAdapter implements PlatformAdapter {
       key = [...this.credentialsByKey.entries()].find(([, s]) => s.deviceId === t.deviceId)?.[0];
     } else key = deviceKey(t.productKey, t.deviceName);
     if (!key || key === this.gateway.key) return undefined;
-    const e = this.devices.get(key);
-    return e && e.parked !== "removed" ? key : undefined;
+    return this.devices.has(key) ? key : undefined;
   }
 
   private async removeDevice(key: DeviceKey): Promise<void> {
-    this.core.kv.set(REMOVED_PREFIX + key, { at: Date.now() });
     const e = this.devices.get(key);
+    // A repeated REMOVE of a device already removed changes nothing.
+    if (e?.parked === "removed") return;
+    this.core.kv.set(REMOVED_PREFIX + key, { at: Date.now() });
     if (e) {
       e.parked = "removed";
       e.since = Date.now();

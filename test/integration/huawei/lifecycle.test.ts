@@ -42,6 +42,8 @@ describe("Huawei adapter lifecycle", () => {
         const ok = await emu.removeDevice({ productKey: PID, deviceName: DEV2.nodeId });
         assert.deepEqual([ok.errcode, ok.body], [0, { code: 200 }]);
         assert.deepEqual(rig.core.lifecycles, [[D2, "remove"]]);
+        const again = await emu.removeDevice({ productKey: PID, deviceName: DEV2.nodeId });
+        assert.deepEqual([again.errcode, rig.core.lifecycles.length], [0, 1], "a repeated REMOVE changes nothing");
         await until(() => !emu.online(D2), 2000, "D2 offline");
         assert.equal(emu.records.presence.filter((p) => p.device === D2).at(-1)!.graceful, true, "DISCONNECT sent");
         assert.equal(rig.adapter.status().devices.find((d) => d.device === D2)!.state, "removed");
