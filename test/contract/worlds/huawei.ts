@@ -70,7 +70,8 @@ export const createWorld: WorldFactory = async ({ tls }) => {
     },
 
     refusedConnects(): number[] {
-      return emu.records.connects.filter((c) => !c.accepted).map((c) => c.time);
+      // Only CONNECTs naming a registered device: a stray client of another process on a reused port is not ours.
+      return emu.records.connects.filter((c) => !c.accepted && c.device !== undefined).map((c) => c.time);
     },
 
     wentOffline(): string[] {
