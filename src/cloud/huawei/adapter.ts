@@ -72,6 +72,7 @@ export class HuaweiAdapter implements PlatformAdapter {
   /** The gateway's own device when the core lists it (its thing model serves self-telemetry and set/get). */
   private gatewayDevice: PlatformDevice | undefined;
   private stopped = false;
+  private summaryTimer: NodeJS.Timeout | undefined;
   readonly counters = { sent: 0, acked: 0, unsent: 0, rejected: 0, messages: 0, removed: 0 };
 
   constructor(cfg: BootstrapConfig, private readonly core: Core) {
@@ -89,7 +90,11 @@ export class HuaweiAdapter implements PlatformAdapter {
       closeBeforeConnackIsRefusal: true,
     });
     this.pool.on("up", (id) => this.onUp(id));
-    this.pool.on("down", (id) => this.core.presence(id, false));
+    this.pool.on("down", (id, reason) => {
+      if (id === this.gateway.key) this.log.warn({ reason }, "gateway device offline");
+      this.scheduleSummary();
+      this.core.presence(id, false);
+    });
     this.pool.on("state", (id, state, reason) => this.onState(id, state, reason));
     this.pool.on("message", (id, topic, payload) => {
       const ident = this.identities.get(id);
@@ -124,6 +129,7 @@ export class HuaweiAdapter implements PlatformAdapter {
 
   async stop(deadlineMs: number): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.summaryTimer);
     await this.pool.stop("priorityLast", deadlineMs);
   }
 
@@ -304,7 +310,21 @@ export class HuaweiAdapter implements PlatformAdapter {
     this.pool.add(key, { link: opts, priority });
   }
 
+  /** Many device connections are logged as counts, at most every 5 s, not one line each. */
+  private scheduleSummary(): void {
+    if (this.summaryTimer || this.stopped) return;
+    this.summaryTimer = setTimeout(() => {
+      this.summaryTimer = undefined;
+      if (this.stopped) return;
+      const c = this.pool.counts();
+      this.log.info({ online: c.online, connecting: c.connecting + c.waiting, backoff: c.backoff, refused: c.refused, overLimit: c.overLimit }, "device connections");
+    }, 5_000);
+    this.summaryTimer.unref();
+  }
+
   private onUp(id: RouteId): void {
+    if (id === this.gateway.key) this.log.info("gateway device online");
+    this.scheduleSummary();
     this.lastRefusal.delete(id);
     const e = this.devices.get(id);
     const rejoin = id === this.gateway.key ? this.gatewayEverOnline : e?.wasOnline ?? false;

@@ -11,8 +11,9 @@
  *   order they were added.
  * - `start()`: begins opening members (members added before it wait in state `waiting`); `add` after `start`
  *   queues the new member at once.
- * - `remove(id)`: DISCONNECT (when connected), no reconnection, the member is forgotten; its slot goes to the
- *   next member waiting for one. Resolves when the DISCONNECT went out.
+ * - `remove(id)`: DISCONNECT (when connected; a socket still waiting for its CONNACK is closed instead), no
+ *   reconnection, the member is forgotten; its slot goes to the next member waiting for one. Resolves when the
+ *   DISCONNECT went out.
  * - `stop(order, deadlineMs)`: `"priorityLast"` closes every other member first (in parallel), then the
  *   priority members; `"together"` closes all at once. Bounded by `deadlineMs` (members that did not finish by
  *   then are left closing). No reconnection after it.
