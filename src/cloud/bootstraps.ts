@@ -6,6 +6,7 @@
 import type { PlatformBootstrap, PlatformName } from "./platform.js";
 import { bootstrap as aliyun } from "./aliyun/bootstrap.js";
 import { bootstrap as lierda } from "./lierda/bootstrap.js";
+import { bootstrap as huawei } from "./huawei/bootstrap.js";
 
 /** The platforms of this build; a platform of PLATFORM_NAMES missing here is refused by the loader. */
 export type BootstrapRegistry = Readonly<Partial<Record<PlatformName, PlatformBootstrap>>>;
@@ -13,4 +14,5 @@ export type BootstrapRegistry = Readonly<Partial<Record<PlatformName, PlatformBo
 export const bootstraps: BootstrapRegistry = {
   aliyun,
   lierda,
+  huawei,
 };

@@ -5,6 +5,7 @@ import type { WorldFactory } from "./world.js";
 const WORLDS: Partial<Record<PlatformName, () => Promise<{ createWorld: WorldFactory }>>> = {
   aliyun: () => import("./cloud/aliyun/world.js"),
   lierda: () => import("./cloud/lierda/world.js"),
+  huawei: () => import("./cloud/huawei/world.js"),
 };
 
 /** The world factory of a platform; throws a clear error for a platform whose emulator is not in this build. */

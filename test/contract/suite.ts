@@ -130,7 +130,8 @@ export function contractSuite(platform: string, createWorld: WorldFactory): void
       await until(() => valuesOf(world, devices[0]!, "Counter").some((v) => v.value === 7) && valuesOf(world, devices[1]!, "Counter").some((v) => v.value === 9), 10_000, "values of both devices");
       for (const [device, value] of [[devices[0]!, 7], [devices[1]!, 9]] as const) {
         const v = valuesOf(world, device, "Counter").find((x) => x.value === value)!;
-        assert.ok(v.time >= t0 - 50 && v.time <= Date.now(), `sample time ${v.time} of ${device} within the test (${t0}..)`);
+        // Some platforms carry sample times in whole seconds.
+        assert.ok(v.time >= t0 - 1000 && v.time <= Date.now(), `sample time ${v.time} of ${device} within the test (${t0}..)`);
       }
     });
 

@@ -78,6 +78,10 @@ export function failureCode(kind: FailureKind, protocol: "modbus" | "opcua" | un
       return CODE.timeout;
     case "fieldError":
       return protocol === "opcua" ? CODE.opcuaBadStatus : CODE.modbusException;
+    case "modbusException":
+      return CODE.modbusException;
+    case "opcuaBadStatus":
+      return CODE.opcuaBadStatus;
     case "notConnected":
       return CODE.notConnected;
     case "unsupported":

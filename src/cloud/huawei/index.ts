@@ -1,7 +1,11 @@
-/** Placeholder until the huawei adapter lands. */
+/** The `huawei` platform module (huawei.md): `createAdapter` for the registry, `bootstrap` for the config loader. */
 import type { BootstrapConfig } from "../../config/bootstrap/load.js";
 import type { Core, PlatformAdapter } from "../platform.js";
+import { HuaweiAdapter } from "./adapter.js";
 
-export function createAdapter(_cfg: BootstrapConfig, _core: Core): PlatformAdapter {
-  throw new Error("platform huawei is not available in this build");
+export function createAdapter(cfg: BootstrapConfig, core: Core): PlatformAdapter {
+  return new HuaweiAdapter(cfg, core);
 }
+
+export { HuaweiAdapter } from "./adapter.js";
+export { bootstrap, huaweiView, type HuaweiConfig } from "./bootstrap.js";

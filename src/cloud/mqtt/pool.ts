@@ -11,8 +11,9 @@
  *   order they were added.
  * - `start()`: begins opening members (members added before it wait in state `waiting`); `add` after `start`
  *   queues the new member at once.
- * - `remove(id)`: DISCONNECT (when connected), no reconnection, the member is forgotten; its slot goes to the
- *   next member waiting for one. Resolves when the DISCONNECT went out.
+ * - `remove(id)`: DISCONNECT (when connected; a socket still waiting for its CONNACK is closed instead), no
+ *   reconnection, the member is forgotten; its slot goes to the next member waiting for one. Resolves when the
+ *   DISCONNECT went out.
  * - `stop(order, deadlineMs)`: `"priorityLast"` closes every other member first (in parallel), then the
  *   priority members; `"together"` closes all at once. Bounded by `deadlineMs` (members that did not finish by
  *   then are left closing). No reconnection after it.
@@ -39,6 +40,7 @@ import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { Backoff } from "../../core/backoff.js";
 import { TokenBucket } from "../../core/token-bucket.js";
+import type { MqttClient } from "mqtt";
 import { MqttLink, type MqttLinkOptions } from "./link.js";
 
 export type PoolMemberState = "waiting" | "overLimit" | "connecting" | "online" | "backoff" | "refused" | "stopped";
@@ -193,7 +195,7 @@ export class MqttPool extends EventEmitter<PoolEvents> {
     this.unqueue(m);
     const hadSlot = m.hasSlot;
     m.hasSlot = false;
-    await m.link.stop();
+    await stopLink(m.link);
     m.link.removeAllListeners();
     this.setState(m, "stopped", "removed");
     if (wasOnline) this.emit("down", id, "removed");
@@ -249,7 +251,7 @@ export class MqttPool extends EventEmitter<PoolEvents> {
   // ---------------------------------------------------------------- internals
 
   private async closeMember(m: Member): Promise<void> {
-    await m.link.stop();
+    await stopLink(m.link);
     this.setState(m, "stopped", undefined);
     if (m.online) {
       m.online = false;
@@ -389,6 +391,18 @@ export class MqttPool extends EventEmitter<PoolEvents> {
     m.since = Date.now();
     this.emit("state", m.id, state, reason);
   }
+}
+
+/**
+ * Stops a link and makes sure its socket closes. A client still waiting for its CONNACK cannot send DISCONNECT:
+ * mqtt.js queues the packet until a CONNACK that the stopped link then ignores, and the socket would stay open
+ * (a second, orphaned connection of the device). Such a socket is destroyed instead.
+ */
+async function stopLink(link: MqttLink): Promise<void> {
+  const client = (link as unknown as { client?: MqttClient }).client;
+  const hadConnack = client?.connected ?? false;
+  await link.stop();
+  if (client && !hadConnack) client.stream?.destroy();
 }
 
 function order(a: Member, b: Member): number {

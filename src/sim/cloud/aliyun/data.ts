@@ -10,7 +10,7 @@ import type { TslDocument } from "../../../things/tsl-types.js";
 import { type Core, type Uplink, validMessageId } from "./context.js";
 import type { AcceptedEvent, AcceptedProperty } from "./records.js";
 import { type DeviceState, keyOf } from "./registry.js";
-import { checkEventEntry, checkPropertyEntry, isPlainObject } from "./tsl-check.js";
+import { checkEventEntry, checkPropertyEntry, isPlainObject } from "../tsl-check.js";
 
 export const MAX_PROPERTIES = 200;
 export const MAX_PACK_EVENTS = 20;

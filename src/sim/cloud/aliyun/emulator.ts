@@ -29,7 +29,7 @@ import { type DownlinkReply, PendingReplies } from "./pending.js";
 import { Records, type ReceivedMessage } from "./records.js";
 import { type DeviceSpecInput, type DeviceState, keyOf, type ProductOptions, Registry, splitKey } from "./registry.js";
 import { testPki } from "../tls-material.js";
-import { isPlainObject } from "./tsl-check.js";
+import { isPlainObject } from "../tsl-check.js";
 import { routeUplink } from "./uplink.js";
 
 const KICK_MESSAGES: Record<number, string> = {

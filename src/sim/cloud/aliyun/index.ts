@@ -88,4 +88,4 @@ export type {
 } from "./records.js";
 export type { DeviceSpecInput, ProductOptions } from "./registry.js";
 export { testPki, TEST_PKI_DIR, type ServerTlsMaterial, type TestPki } from "../tls-material.js";
-export { checkValue } from "./tsl-check.js";
+export { checkValue } from "../tsl-check.js";

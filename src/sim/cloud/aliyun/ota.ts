@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { wire } from "./wire.js";
 import { type Core, type Uplink } from "./context.js";
 import { splitKey } from "./registry.js";
-import { isPlainObject } from "./tsl-check.js";
+import { isPlainObject } from "../tsl-check.js";
 
 export interface FirmwareInput {
   version: string;

@@ -7,7 +7,7 @@
 import { signAlgorithm, signedItemValid } from "./wire.js";
 import { type Core, type Uplink, str, validMessageId } from "./context.js";
 import { keyOf } from "./registry.js";
-import { isPlainObject } from "./tsl-check.js";
+import { isPlainObject } from "../tsl-check.js";
 
 export const LOGIN_WINDOW_MS = 60_000;
 export const LOGINS_PER_WINDOW = 5;

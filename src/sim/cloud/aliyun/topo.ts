@@ -6,7 +6,7 @@
 import { signedItemValid } from "./wire.js";
 import { type Core, type Uplink, str, validMessageId } from "./context.js";
 import { keyOf } from "./registry.js";
-import { isPlainObject } from "./tsl-check.js";
+import { isPlainObject } from "../tsl-check.js";
 
 type Item = Record<string, unknown> & { productKey: string; deviceName: string };
 

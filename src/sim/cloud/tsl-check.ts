@@ -5,7 +5,7 @@
  * (default 10240), date a string of epoch-millisecond digits, struct an object of known children, array a
  * JSON array within `size` items.
  */
-import type { TslDataType, TslDocument, TslEvent, TslParam, TslProperty } from "../../../things/tsl-types.js";
+import type { TslDataType, TslDocument, TslEvent, TslParam, TslProperty } from "../../things/tsl-types.js";
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
