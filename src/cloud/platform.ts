@@ -302,6 +302,11 @@ export interface PlatformBootstrap {
    * checks. Problems are pushed as `{path, message}`; messages never contain a secret.
    */
   finish(cfg: BootstrapConfig, problems: ConfigProblem[]): void;
+  /**
+   * The secret that decrypts the document's OPC UA passwords, as far as the bootstrap file tells (`check
+   * --gateway-config` uses it offline); undefined when only the running adapter learns it (e.g. by an auth exchange).
+   */
+  documentSecret(cfg: BootstrapConfig): string | undefined;
   /** Warnings that do not stop the daemon (e.g. `mqtt.tls` false where the platform only accepts TLS). */
   warnings?(cfg: BootstrapConfig): ConfigProblem[];
 }

@@ -168,6 +168,10 @@ export class Gateway implements GatewayView {
     return { host: this.cfg.mqtt.host, port: this.cfg.mqtt.port, tls: this.cfg.mqtt.tls };
   }
 
+  gatewayDevice(): { key: string; productKey: string; deviceName: string } {
+    return this.cloud.gateway;
+  }
+
   cloudStatus(): PlatformStatus {
     return this.cloud.status();
   }

@@ -42,7 +42,10 @@ export function status(gw: GatewayView): Record<string, unknown> {
   const h = health(gw);
   const gwRoute = cloud.routes[0];
   return {
-    gateway: { platform: cloud.platform, version: gw.version, uptimeSeconds: Math.round((Date.now() - gw.startedAt) / 1000) },
+    gateway: {
+      platform: cloud.platform, productKey: gw.gatewayDevice().productKey, deviceName: gw.gatewayDevice().deviceName,
+      version: gw.version, uptimeSeconds: Math.round((Date.now() - gw.startedAt) / 1000),
+    },
     health: { ok: h.ok, reason: h.reason ?? null },
     firmware: cloud.firmware ?? null,
     connection: {

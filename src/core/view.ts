@@ -32,6 +32,8 @@ export interface GatewayView {
   readonly unhealthyAfterMs: number;
   /** The endpoint the cloud connection uses (no credentials). */
   readonly endpoint: { host: string; port: number; tls: boolean };
+  /** The gateway's own device on its platform. */
+  gatewayDevice(): { key: string; productKey: string; deviceName: string };
   cloudStatus(): PlatformStatus;
   configStatus(): ConfigStatus;
   configFailing(): boolean;

@@ -142,9 +142,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     const lines: string[] = [];
     lines.push(`fieldbridge demo (${platform}) — cloud ${gw.cloudStatus().connected ? "connected" : "DISCONNECTED"}, ${accepted.length} values accepted by the cloud, outbox ${gw.outbox().depth}`);
     lines.push("");
-    lines.push(`${"sub-device".padEnd(26)}${"state".padEnd(10)}values accepted by the cloud (latest)`);
+    const devices = gw.appliedConfig()?.devices ?? [];
+    const width = Math.max(26, ...devices.map((d) => d.key.length + 2));
+    lines.push(`${"device".padEnd(width)}${"state".padEnd(16)}values accepted by the cloud (latest)`);
     const states = new Map(gw.cloudStatus().devices.map((c) => [c.device, c.state]));
-    for (const d of gw.appliedConfig()?.devices ?? []) {
+    for (const d of devices) {
       const st = states.get(d.key) ?? "waiting";
       const latest = new Map<string, unknown>();
       let n = 0;
@@ -153,7 +155,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
         n++;
       }
       const vals = [...latest].map(([k, v]) => `${k}=${typeof v === "number" ? Math.round(v * 100) / 100 : String(v)}`).join(" ");
-      lines.push(`${d.key.padEnd(26)}${st.padEnd(10)}[${n}] ${vals}`);
+      lines.push(`${d.key.padEnd(width)}${st.padEnd(16)}[${n}] ${vals}`);
     }
     lines.push("", "Ctrl-C stops the demo.");
     out(tty ? `\x1b[2J\x1b[H${lines.join("\n")}\n` : `${lines.join("\n")}\n\n`);

@@ -40,6 +40,7 @@ export const tencent: PlatformBootstrap = {
   },
   sections: { tencent: section({ sdkAppId: { type: "string", pattern: "^[0-9]{1,16}$", default: "12010126" }, timestampUnit: { enum: ["s", "ms"], default: "s" } }), sessions },
   subDevice: subDevice(),
+  documentSecret: () => undefined,
   finish(cfg) {
     cfg.mqtt.host ??= `${String(cfg.gateway["productId"])}.iotcloud.tencentdevices.com`;
     tlsPort(cfg);
@@ -55,6 +56,7 @@ export const huawei: PlatformBootstrap = {
   },
   sections: { huawei: section({ signType: { enum: [0, 1], default: 1 }, serviceId: { type: "string", default: "Thing" } }) },
   subDevice: subDevice({ deviceId: str }),
+  documentSecret: () => undefined,
   finish(cfg) {
     tlsPort(cfg);
   },
@@ -79,6 +81,7 @@ export const lierda: PlatformBootstrap = {
   },
   sections: { lierda: section({ connectType: { enum: [0, 1], default: 0 }, products: { type: "object", default: {} } }) },
   subDevice: subDevice(),
+  documentSecret: () => undefined,
   finish(cfg, problems) {
     tlsPort(cfg);
     if (cfg.gateway["authType"] === 2 && cfg.gateway["deviceSecret"] === undefined) problems.push({ path: "gateway.deviceSecret", message: "is required with gateway.authType 2" });

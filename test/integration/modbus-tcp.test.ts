@@ -162,7 +162,7 @@ describe("Modbus TCP channel against the TCP simulator", () => {
     await rejectsFieldError(channel.write(dev.key, { nothere: 1 }), "badRequest", /no Modbus mapping/);
     await rejectsFieldError(channel.write(dev.key, { small: 70000 }), "badRequest", /does not fit uint16/);
     // a bad value anywhere rejects the whole set before anything is written
-    await rejectsFieldError(channel.write(dev.key, { small: 5, voltage: 1 }), "badRequest");
+    await rejectsFieldError(channel.write(dev.key, { small: 5, voltage: 1 }), "readOnly");
     assert.deepEqual(sim.getHolding(1, 10), before);
     await rejectsFieldError(channel.write(dev.key, { locked: 1 }), "modbusException", /^modbus exception 2 /);
     await rejectsFieldError(channel.write(dead.key, { x: 1 }), "timeout", /timeout/);

@@ -399,7 +399,7 @@ test("/healthz turns 503 once the cloud has been unreachable longer than http.un
     await until(async () => (await request("/healthz")).status === 503, (UNHEALTHY_AFTER_S + 5) * 1000, "unhealthy after the grace period");
     assert.ok(Date.now() - downSince >= UNHEALTHY_AFTER_S * 1000, "not before the grace period");
     const h = await request("/healthz");
-    assert.match(h.body, /^unhealthy: cloud unreachable for \d+ s\n$/);
+    assert.match(h.body, /^unhealthy: cloud unreachable for \d+ s \(ECONNREFUSED: [^)]+\)\n$/, "with the reason of the last attempt");
     const m = await scrape();
     assert.equal(value(m, "fieldbridge_cloud_connected"), 0);
     assert.ok(value(m, "fieldbridge_cloud_down_seconds") >= UNHEALTHY_AFTER_S);

@@ -61,6 +61,7 @@ export const bootstrap: PlatformBootstrap = {
       deviceSecret: { type: "string", minLength: 1 },
     },
   },
+  documentSecret: (cfg: BootstrapConfig) => (cfg.gateway as { deviceSecret?: string }).deviceSecret,
   finish(cfg: BootstrapConfig, _problems: ConfigProblem[]): void {
     const gw = cfg.gateway as unknown as AliyunGateway;
     cfg.mqtt.host ??= `${gw.productKey}.iot-as-mqtt.${gw.regionId}.aliyuncs.com`;

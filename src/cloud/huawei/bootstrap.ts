@@ -4,6 +4,7 @@
  * entries (productKey = productId, deviceName = nodeId, deviceSecret, optional deviceId). Problems never contain
  * a secret.
  */
+import { documentKey } from "./sign.js";
 import type { BootstrapConfig, ConfigProblem } from "../../config/bootstrap/load.js";
 import type { PlatformBootstrap } from "../platform.js";
 import type { PasswordEncoding, SignType } from "./sign.js";
@@ -93,6 +94,10 @@ export const bootstrap: PlatformBootstrap = {
       deviceSecret: { type: "string", minLength: 1, maxLength: 256 },
       deviceId: { type: "string", pattern: DEVICE_ID },
     },
+  },
+  documentSecret(cfg: BootstrapConfig): string | undefined {
+    const secret = (cfg.gateway as { deviceSecret?: string }).deviceSecret;
+    return secret === undefined ? undefined : documentKey(secret);
   },
   finish(cfg: BootstrapConfig, problems: ConfigProblem[]): void {
     const c = huaweiView(cfg);

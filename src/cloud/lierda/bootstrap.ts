@@ -117,6 +117,8 @@ export const bootstrap: PlatformBootstrap = {
       deviceSecret: { type: "string", pattern: HEX32 },
     },
   },
+  // Auth types 0 and 1 learn the secret from the auth exchange: only type 2 knows it from the file.
+  documentSecret: (cfg: BootstrapConfig) => (cfg.gateway as { deviceSecret?: string }).deviceSecret,
   finish(cfg: BootstrapConfig, problems: ConfigProblem[]): void {
     const c = lierdaView(cfg);
     const push = (path: string, message: string) => problems.push({ path, message });

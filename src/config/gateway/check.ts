@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { BootstrapConfig } from "../bootstrap/load.js";
-import { aliyunConfig } from "../../cloud/aliyun/bootstrap.js";
+import { bootstraps } from "../../cloud/bootstraps.js";
 import { describeGatewayConfig } from "./describe.js";
 import { loadGatewayDocument } from "./index.js";
 import type { ParseContext } from "./parse.js";
@@ -24,11 +24,10 @@ export async function checkGatewayConfigFile(
     out.write(`${file}: cannot read the gateway config (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})\n`);
     return false;
   }
+  // The password key as the platform derives it from the bootstrap file; a key learnt only at run time is not checked.
+  const secret = bootstrap ? bootstraps[bootstrap.gateway.platform]?.documentSecret(bootstrap) : undefined;
   const ctx: ParseContext = bootstrap
-    ? bootstrap.gateway.platform === "aliyun"
-      ? { serialPorts: bootstrap.serialPorts, gatewayDeviceSecret: aliyunConfig(bootstrap).deviceSecret }
-      // Other platforms derive the password key in their adapter (e.g. Huawei hashes the secret): not checked here.
-      : { serialPorts: bootstrap.serialPorts, gatewayDeviceSecret: "", unchecked: { passwords: true } }
+    ? { serialPorts: bootstrap.serialPorts, gatewayDeviceSecret: secret ?? "", ...(secret === undefined ? { unchecked: { passwords: true } } : {}) }
     : { serialPorts: {}, gatewayDeviceSecret: "", unchecked: { serialPorts: true, passwords: true } };
   const result = loadGatewayDocument(bytes, ctx);
   const errors = result.problems.filter((p) => p.severity === "error").length;

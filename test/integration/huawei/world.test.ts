@@ -18,6 +18,13 @@ import { openStore } from "../../../src/store/store.js";
 import type { TslDocument } from "../../../src/things/tsl-types.js";
 import { createWorld } from "../../../src/sim/cloud/huawei/world.js";
 import { FakeCore, removeDir, until } from "./rig.js";
+import { TEST_PKI_DIR } from "../../../src/sim/cloud/tls-material.js";
+
+/** The world's bootstrap with the test CA as \`mqtt.caFile\` (the daemon's rig writes the world's CA to a file). */
+function withCa(raw: Record<string, unknown>): Record<string, unknown> {
+  const mqtt = raw["mqtt"] as Record<string, unknown>;
+  return { ...raw, mqtt: { ...mqtt, ...(mqtt["tls"] !== false ? { caFile: join(TEST_PKI_DIR, "ca.pem") } : {}) } };
+}
 
 const validate = new Ajv({ useDefaults: true, allErrors: true, strict: true, strictTypes: false }).compile({
   type: "object",
@@ -53,7 +60,7 @@ test("the contract world drives the Huawei adapter", async () => {
   try {
     const naming = world.naming(3);
     await world.provision(naming, TSL(naming.product));
-    const { adapter, core, store } = adapterFor(world.bootstrap(), dir);
+    const { adapter, core, store } = adapterFor(withCa(world.bootstrap()), dir);
     const devices: PlatformDevice[] = naming.devices.map((n) => {
       const k = `${naming.product}/${n}`;
       return { key: k, productKey: naming.product, deviceName: n, tsl: TSL(naming.product), spec: { key: k, productKey: naming.product, deviceName: n, serverId: "mb1", modbus: { slaveId: 1, points: [] } } };
@@ -90,7 +97,7 @@ test("the contract world drives the Huawei adapter", async () => {
       await adapter.stop(1000);
       store.close();
     }
-    const wrong = adapterFor(world.bootstrap({ wrongSecret: true }), mkdtempSync(join(tmpdir(), "fb-huawei-world-")));
+    const wrong = adapterFor(withCa(world.bootstrap({ wrongSecret: true })), mkdtempSync(join(tmpdir(), "fb-huawei-world-")));
     try {
       wrong.adapter.start();
       await until(() => world.refusedConnects().length >= 1, 3000, "a refusal");

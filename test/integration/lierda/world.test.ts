@@ -14,13 +14,20 @@ import { openStore } from "../../../src/store/store.js";
 import { createWorld } from "../../../src/sim/cloud/lierda/world.js";
 import { captureLogger } from "../../helpers/log-capture.js";
 import { devices, meterTsl } from "./fixture.js";
+import { TEST_PKI_DIR } from "../../../src/sim/cloud/tls-material.js";
+
+/** The world's bootstrap with the test CA as \`mqtt.caFile\` (the daemon's rig writes the world's CA to a file). */
+function withCa(raw: Record<string, unknown>): Record<string, unknown> {
+  const mqtt = raw["mqtt"] as Record<string, unknown>;
+  return { ...raw, mqtt: { ...mqtt, ...(mqtt["tls"] !== false ? { caFile: join(TEST_PKI_DIR, "ca.pem") } : {}) } };
+}
 
 test("world: its bootstrap passes the platform's schema and checks; documents, values and sets flow", async (t) => {
   const world = await createWorld({ tls: true });
   t.after(() => world.close());
   const naming = world.naming(2);
   await world.provision(naming, meterTsl(naming.product));
-  const raw = { ...world.bootstrap(), download: { allowHttp: false, maxBytes: 1 << 20, timeoutSeconds: 10 } } as Record<string, unknown>;
+  const raw = { ...withCa(world.bootstrap()), download: { allowHttp: false, maxBytes: 1 << 20, timeoutSeconds: 10 } } as Record<string, unknown>;
   const schema = {
     type: "object",
     properties: {
