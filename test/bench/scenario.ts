@@ -22,6 +22,14 @@ export const SCENARIOS: Record<string, { title: string; run: () => Promise<Scena
     title: "Scale, 1500 sub-devices x 20 points @ 1 s",
     run: async () => (await import("./scenarios/scale.js")).scaleScenario(),
   },
+  "devices-huawei": {
+    title: "Huawei, 1000 devices (one connection each) x 5 points @ 1 s",
+    run: async () => (await import("./scenarios/devices.js")).devicesScenario("huawei"),
+  },
+  "devices-lierda": {
+    title: "Lierda, 1000 devices (one connection each) x 5 points @ 1 s",
+    run: async () => (await import("./scenarios/devices.js")).devicesScenario("lierda"),
+  },
   latency: {
     title: "Latency, register change → PUBLISH at the broker",
     run: async () => (await import("./scenarios/latency.js")).latencyScenario(),

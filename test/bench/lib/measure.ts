@@ -5,8 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CeilingPlan, CeilingResult } from "./ceiling.js";
 import { BenchDaemon, cpuPercent, type ProbeReport } from "./daemon.js";
-import type { Cloud } from "./rig.js";
-import type { RunDir } from "./rig.js";
+import type { CloudCounts, RunDir } from "./rig.js";
 import { sleep } from "./stats.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -30,10 +29,17 @@ export interface SteadyDaemon {
 
 /**
  * Starts the daemon with the probe and waits (bounded) until `online` sub-devices are logged in and what piled
- * up before their logins has been replayed, so that the window that follows sees live traffic only.
+ * up before their logins has been replayed, so that the window that follows sees live traffic only. `onSpawn`
+ * gets the daemon as soon as it is spawned (to watch the ramp from the outside).
  */
-export async function startSteady(run: RunDir, online: number, timeoutMs: number): Promise<SteadyDaemon> {
+export async function startSteady(
+  run: Pick<RunDir, "configFile" | "logFile" | "httpPort">,
+  online: number,
+  timeoutMs: number,
+  onSpawn?: (daemon: BenchDaemon) => void,
+): Promise<SteadyDaemon> {
   const daemon = new BenchDaemon({ configFile: run.configFile, logFile: run.logFile, probe: true, httpPort: run.httpPort });
+  onSpawn?.(daemon);
   const deadline = Date.now() + timeoutMs;
   const fail = (what: string) => {
     const s = daemon.logSummary();
@@ -95,7 +101,7 @@ export interface WindowResult {
 }
 
 /** Measures `seconds` of the running daemon: inside (probe), its /metrics, and what the emulator accepted. */
-export async function measureWindow(daemon: BenchDaemon, cloud: Cloud, seconds: number): Promise<WindowResult> {
+export async function measureWindow(daemon: BenchDaemon, cloud: { counter: { snapshot(): CloudCounts } }, seconds: number): Promise<WindowResult> {
   await daemon.probe("mark");
   const m0 = await daemon.metrics();
   const c0 = cloud.counter.snapshot();

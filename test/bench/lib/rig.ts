@@ -57,12 +57,15 @@ export interface ModbusFieldOptions {
   /** Devices per simulator (one gateway channel each); at most 247 unit ids per TCP endpoint. */
   perChannel: number;
   namePrefix?: string;
+  /** Device names in order (a platform's naming rules); default `${namePrefix}-0000`, … */
+  names?: string[];
   productKey?: string;
 }
 
 /** One simulator per channel; device i is unit 1 + (i mod perChannel) on simulator floor(i / perChannel). */
 export async function startModbusField(o: ModbusFieldOptions): Promise<ModbusField> {
   if (o.perChannel < 1 || o.perChannel > 247) throw new Error(`perChannel must be 1..247, got ${o.perChannel}`);
+  if (o.names && o.names.length < o.devices) throw new Error(`${o.devices} devices but only ${o.names.length} names`);
   const channels = Math.ceil(o.devices / o.perChannel);
   const sims: ModbusTcpSimulator[] = [];
   const devices: FieldDevice[] = [];
@@ -74,7 +77,7 @@ export async function startModbusField(o: ModbusFieldOptions): Promise<ModbusFie
       const sim = await ModbusTcpSimulator.start({ units, size: Math.max(64, o.points + 8) });
       sims.push(sim);
       for (const unit of units) {
-        const name = deviceName(o.namePrefix ?? "meter", devices.length);
+        const name = o.names?.[devices.length] ?? deviceName(o.namePrefix ?? "meter", devices.length);
         devices.push({ name, key: `${pk}/${name}`, serverId: channelId(c), sim: c, unit });
         sim.setHolding(unit, 0, Array.from({ length: o.points }, (_, i) => (unit * 100 + i) & 0xffff));
       }
