@@ -134,7 +134,7 @@ export const bootstrap: PlatformBootstrap = {
     c.mqtt.requestTimeoutSeconds ??= 10;
     if (c.mqtt.reconnectMinSeconds > c.mqtt.reconnectMaxSeconds) push("mqtt.reconnectMinSeconds", "must be at most mqtt.reconnectMaxSeconds");
     c.tencent = { ...TENCENT_DEFAULTS, ...((c.tencent ?? {}) as Partial<TencentConfig["tencent"]>) };
-    c.sessions = { maxOnline: 1500, loginsPerSecond: 50, batchSize: 10, pruneTopology: true, ...(c.sessions ?? {}) };
+    c.sessions = { maxOnline: 1500, loginsPerSecond: 50, batchSize: 10, pruneTopology: true, ...((c.sessions ?? {}) as Partial<TencentConfig["sessions"]>) };
     if (!keyOk(c.gateway.deviceSecret)) push("gateway.deviceSecret", "must be standard base64 with padding decoding to 1-64 bytes");
     const seen = new Map<string, number>();
     (c.subDevices ?? []).forEach((s, i) => {
