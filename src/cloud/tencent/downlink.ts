@@ -52,7 +52,8 @@ export function parseCommand(msg: Obj, method: "control" | "action"): CommandPar
 /** The reply code of an Outcome (10.2). `opcua`: field errors of that device are OPC UA bad statuses. */
 export function outcomeCode(o: Outcome, opcua: boolean): number {
   if (o.ok) return 0;
-  const map: Record<FailureKind, number> = {
+  // Kinds a newer core may add (per-protocol field errors) map too; anything unknown is an internal error.
+  const map: Record<FailureKind | "modbusException" | "opcuaBadStatus", number> = {
     badRequest: 406,
     unknownIdentifier: 403,
     readOnly: 403,
@@ -62,8 +63,10 @@ export function outcomeCode(o: Outcome, opcua: boolean): number {
     notConnected: 100004,
     unsupported: 100005,
     internal: 503,
+    modbusException: 100002,
+    opcuaBadStatus: 100003,
   };
-  return map[o.kind] ?? 503;
+  return map[o.kind as FailureKind] ?? 503;
 }
 
 export interface DevicePair {
