@@ -22,6 +22,8 @@ export class TencentEmulator extends EventEmitter {
   readonly accepted: Accepted[] = [];
   readonly refusals: Refusal[] = [];
   readonly ops: OpRecord[] = [];
+  /** Times the gateway's connection closed (DISCONNECT or socket loss). */
+  readonly gatewayClosed: number[] = [];
   /** Every message the gateway published, in order. */
   readonly received: Array<{ topic: string; body: Json; time: number }> = [];
   readonly devices = new Map<string, SimDevice>();
@@ -207,6 +209,7 @@ export class TencentEmulator extends EventEmitter {
         client.conn.once("close", () => {
           if (this.gatewayClient !== client) return;
           this.gatewayClient = undefined;
+          this.gatewayClosed.push(Date.now());
           for (const d of this.devices.values()) d.online = false;
         });
         done(null, true);
