@@ -195,10 +195,13 @@ export class TencentAdapter implements PlatformAdapter {
       const v: Dev = { d, state: unbound.has(k) ? "unbound" : "pending", since: Date.now(), onlineGen: 0, reachable: true, joinedBefore: false };
       this.devs.set(k, v);
       added.push(v);
+      // The cloud's unbind survives restarts: the core keeps the device suspended until change 1 or a pushed document.
+      if (v.state === "unbound") void this.core.lifecycle(k, "suspend");
     }
     if (!this.link.connected) return;
     void (async () => {
-      if (removed.length) await this.goOffline(removed.filter((v) => this.isOnline(v)), "removed from the document");
+      // A device whose online is still in flight is taken offline too: the platform may already show it online.
+      if (removed.length) await this.goOffline(removed.filter((v) => this.isOnline(v) || v.state === "onlining"), "removed from the document");
       const bound = await this.ops.describe();
       if (bound && this.c.sessions.pruneTopology) {
         const prune = bound.filter((p) => !this.devs.has(p));
@@ -217,7 +220,7 @@ export class TencentAdapter implements PlatformAdapter {
       v.offlineTimer = setTimeout(() => {
         if (!v.reachable && this.isOnline(v)) void this.goOffline([v], reason ?? "field device silent").then(() => this.setState(v, "field-offline", reason));
       }, this.c.tencent.fieldOfflineSeconds * 1000);
-    } else if (v.state === "field-offline" && this.link.connected) {
+    } else if ((v.state === "field-offline" || v.state === "pending" || v.state === "offline") && this.link.connected && !this.isOnline(v)) {
       void this.bringOnline([v]);
     }
   }
@@ -262,7 +265,9 @@ export class TencentAdapter implements PlatformAdapter {
   async bringOnline(list: Dev[], bound?: string[]): Promise<void> {
     const gen = this.gen;
     const boundSet = bound ? new Set(bound) : undefined;
-    let candidates = list.filter((v) => this.devs.get(v.d.key) === v && v.state !== "unbound" && !this.isOnline(v) && v.reachable);
+    const live = list.filter((v) => this.devs.get(v.d.key) === v && v.state !== "unbound" && !this.isOnline(v));
+    for (const v of live) if (!v.reachable) this.setState(v, "field-offline", "field device not answering");
+    let candidates = live.filter((v) => v.reachable);
     const onlineNow = [...this.devs.values()].filter((v) => this.isOnline(v)).length;
     const room = Math.max(0, this.c.sessions.maxOnline - onlineNow);
     for (const v of candidates.slice(room)) this.setState(v, "over-limit", `sessions.maxOnline ${this.c.sessions.maxOnline}`);
@@ -327,8 +332,9 @@ export class TencentAdapter implements PlatformAdapter {
   }
 
   private async wentOnline(v: Dev, gen: number): Promise<void> {
+    if (this.devs.get(v.d.key) !== v) return;
     const refused = await this.link.subscribe(subDeviceFilters(v.d.key)).catch(() => ["*"]);
-    if (gen !== this.gen) return;
+    if (gen !== this.gen || this.devs.get(v.d.key) !== v) return;
     if (refused.length) { this.setState(v, "pending", "subscription refused"); return; }
     v.onlineGen = gen;
     this.setState(v, "online");

@@ -92,13 +92,13 @@ async function unbound(a: TencentAdapter, pairs: string[]): Promise<void> {
     const v = a.devs.get(p);
     if (!v || v.state === "unbound") continue;
     set.add(p);
+    a.saveUnbound(set);
     const wasOnline = a.isOnline(v);
     v.onlineGen = 0;
     a.setState(v, "unbound", "unbound by the cloud");
     if (wasOnline) await a.link.unsubscribe([`$thing/down/property/${p}`, `$thing/down/event/${p}`, `$thing/down/action/${p}`, `$thing/down/service/${p}`]);
     await a.core.lifecycle(p, "suspend");
   }
-  a.saveUnbound(set);
 }
 
 /** `change` 1: the unbound state is cleared; online, SUBSCRIBE, data. */
