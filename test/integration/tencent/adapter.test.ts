@@ -53,7 +53,7 @@ describe("tencent adapter against the emulator", () => {
   it("sends reports with sample timestamps, ok only on report_reply; 503 → retry; old records → expired", () =>
     withRig(async (r) => {
       await online(r);
-      const t0 = Date.now() - 60_000;
+      const t0 = Math.floor((Date.now() - 60_000) / 1000) * 1000; // whole second: the three samples share one timestamp
       const s = r.adapter.send("gateway", [props(1, "bound", [["temp", 20, t0], ["sp", 5, t0 + 100], ["temp", 21.5, t0 + 200]])]);
       assert.equal(s.messages, 2);
       assert.deepEqual(await s.done, [{ seq: 1, result: "ok" }]);
