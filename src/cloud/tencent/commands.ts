@@ -10,17 +10,22 @@ import { type Obj, outcomeCode, parseCommand } from "./downlink.js";
 import { tencentTopics } from "./topics.js";
 
 const DUP_WINDOW_MS = 60_000;
+/** Commands waiting for one field channel before new ones are refused with 429 (3.8). */
+export const MAX_WAITING_PER_CHANNEL = 32;
 
 export interface CommandTarget {
   key: DeviceKey;
   /** Services of its TSL other than set/get (undefined: no TSL). */
   services: Set<string> | undefined;
   opcua: boolean;
+  /** The field channel (server) its writes go through. */
+  channel: string;
 }
 
 export class Commands {
   private readonly recent = new Map<string, { payload: string; reply: Promise<string>; at: number }>();
   private lastDropLog = 0;
+  private readonly waiting = new Map<string, number>();
   readonly counters = { commands: 0, refused: 0, dropped: 0, duplicates: 0 };
 
   constructor(
@@ -71,6 +76,19 @@ export class Commands {
     this.counters.commands++;
     if (!p.ok) return "code" in p ? answer(p.code, p.status) : answer(406, p.reason);
     if (!target) return answer(403, `${pair} is not served by this gateway`);
+    const n = this.waiting.get(target.channel) ?? 0;
+    if (n >= MAX_WAITING_PER_CHANNEL) return answer(429, `more than ${MAX_WAITING_PER_CHANNEL} commands waiting for the channel`);
+    this.waiting.set(target.channel, n + 1);
+    try {
+      return await this.run(kind, p, target, answer);
+    } finally {
+      const left = (this.waiting.get(target.channel) ?? 1) - 1;
+      if (left > 0) this.waiting.set(target.channel, left);
+      else this.waiting.delete(target.channel);
+    }
+  }
+
+  private async run(kind: "control" | "action", p: ReturnType<typeof parseCommand> & { ok: true }, target: CommandTarget, answer: (code: number, status: string, response?: Obj) => string): Promise<string> {
     if (kind === "control") {
       const out = await this.core.request({ kind: "propertySet", device: target.key, values: p.params });
       return out.ok ? answer(0, "success") : answer(outcomeCode(out, target.opcua), out.message);

@@ -56,7 +56,7 @@ function target(a: TencentAdapter, pair: string) {
   const tsl = pair === a.gateway.key ? a.gatewayTsl : d?.d.tsl;
   if (pair !== a.gateway.key && !d) return undefined;
   const services = tsl ? new Set((tsl.services ?? []).map((s) => s.identifier).filter((id) => id !== "set" && id !== "get")) : undefined;
-  return { key: pair, services: services ?? new Set<string>(), opcua: !!d?.d.spec.opcua };
+  return { key: pair, services: services ?? new Set<string>(), opcua: !!d?.d.spec.opcua, channel: d?.d.spec.serverId ?? "gateway" };
 }
 
 function reply(a: TencentAdapter, body: Obj): void {

@@ -41,8 +41,9 @@ export interface Rig {
   lifecycle: Array<[string, LifecycleAction]>;
   presence: boolean[];
   rejoined: string[];
+  firmware: string[];
   /** What `core.request` answers. */
-  answer: (r: CloudRequest) => Outcome;
+  answer: (r: CloudRequest) => Outcome | Promise<Outcome>;
   close(): Promise<void>;
 }
 
@@ -80,6 +81,7 @@ export async function startRig(o: { psk?: string; reconnectMaxSeconds?: number; 
   rig.lifecycle = [];
   rig.presence = [];
   rig.rejoined = [];
+  rig.firmware = [];
   rig.answer = () => ({ ok: true });
   const core: Core = {
     logger: log.logger,
@@ -99,7 +101,7 @@ export async function startRig(o: { psk?: string; reconnectMaxSeconds?: number; 
       try { JSON.parse(body.toString()); } catch { return { ok: false, stage: "validation", message: "invalid", problems: ["(root): not JSON"] }; }
       return { ok: true };
     },
-    offerFirmware: async () => ({ ok: false, step: "install", message: "ota disabled" }),
+    offerFirmware: async (f) => { rig.firmware.push(f.version); return { ok: false, step: "install", message: "ota disabled" }; },
     lifecycle: async (d, a) => { rig.lifecycle.push([d, a]); },
     presence: (_r, up) => { rig.presence.push(up); },
     deviceRejoined: (d) => { rig.rejoined.push(d); },
