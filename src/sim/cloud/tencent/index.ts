@@ -29,7 +29,7 @@
  * - report / event_post: clientToken, integer timestamp within 24 h (else 405), params object (400), known
  *   identifiers when the device has `identifiers` (403); answered by report_reply / event_reply with the code.
  *
- * ## Helpers
+ * ## Downlinks, faults and records
  * `control`, `action`, `change`, `searchDevices`, `deliverDocument` resolve with the gateway's reply (bounded,
  * reject at once when nothing subscribes the topic); `send(topic, body)` publishes anything raw; `waitMessage`,
  * `waitFor`; `failNext(method, code, {device?, count?})` for report, event_post, bind, online, offline, unbind,
