@@ -59,6 +59,7 @@ export class TencentAdapter implements PlatformAdapter {
   private readonly retry: Backoff;
   private gen = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private readonly toRetry = new Set<Dev>();
   private stopping = false;
 
   constructor(cfg: BootstrapConfig, readonly core: Core) {
@@ -243,6 +244,9 @@ export class TencentAdapter implements PlatformAdapter {
   private onDisconnected(): void {
     this.ops.failAll();
     this.uplinks.failAll();
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.toRetry.clear();
     for (const v of this.devs.values()) if (v.state === "online" || v.state === "onlining" || v.state === "binding") this.setState(v, "pending", "gateway disconnected");
     this.core.presence(GATEWAY_ROUTE, false);
   }
@@ -298,25 +302,33 @@ export class TencentAdapter implements PlatformAdapter {
       }
     }
     if (failed.length && !this.stopping) {
-      clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => { if (this.link.connected && gen === this.gen) void this.bringOnline(failed); }, this.retry.next());
-    } else this.retry.reset();
+      // One timer retries every device that failed for a transient reason (no reply, -2) on this connection.
+      for (const v of failed) this.toRetry.add(v);
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          const again = [...this.toRetry];
+          this.toRetry.clear();
+          if (this.link.connected && gen === this.gen && !this.stopping) void this.bringOnline(again);
+        }, this.retry.next());
+      }
+    } else if (!this.toRetry.size) this.retry.reset();
   }
 
   private async bind(list: Dev[], failed: Dev[]): Promise<Set<Dev>> {
     const ok = new Set<Dev>();
-    let todo = list;
-    for (let attempt = 0; attempt < 2 && todo.length; attempt++) {
-      for (const v of todo) this.setState(v, "binding");
-      const res = await this.ops.run("bind", todo.map((v) => bindEntry(v.d.productKey, v.d.deviceName, this.keys.get(v.d.key)!, this.c.tencent.bindSignMethod)));
+    let pending = list;
+    for (let attempt = 0; attempt < 2 && pending.length; attempt++) {
+      for (const v of pending) this.setState(v, "binding");
+      const res = await this.ops.run("bind", pending.map((v) => bindEntry(v.d.productKey, v.d.deviceName, this.keys.get(v.d.key)!, this.c.tencent.bindSignMethod)));
       const again: Dev[] = [];
-      for (const v of todo) {
+      for (const v of pending) {
         const r = res.get(v.d.key);
         if (r === 0 || r === 809) ok.add(v);
         else if (r === 805 && attempt === 0) again.push(v);
         else this.failed(v, "bind", r, failed);
       }
-      todo = again;
+      pending = again;
     }
     return ok;
   }

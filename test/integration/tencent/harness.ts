@@ -58,7 +58,7 @@ function download(url: string, ca: string): Promise<Buffer> {
   });
 }
 
-export async function startRig(o: { psk?: string; reconnectMaxSeconds?: number; setup?: (emu: TencentEmulator) => void; tencent?: Record<string, unknown> } = {}): Promise<Rig> {
+export async function startRig(o: { psk?: string; reconnectMaxSeconds?: number; setup?: (emu: TencentEmulator) => void; tencent?: Record<string, unknown>; sessions?: Record<string, unknown> } = {}): Promise<Rig> {
   const emu = await TencentEmulator.start({ ...GW, tls: true });
   o.setup?.(emu);
   const dir = mkdtempSync(join(tmpdir(), "fb-tencent-"));
@@ -70,7 +70,7 @@ export async function startRig(o: { psk?: string; reconnectMaxSeconds?: number; 
     gateway: { platform: "tencent", productId: GW.productId, deviceName: GW.deviceName, deviceSecret: o.psk ?? GW.psk },
     mqtt: { host: "127.0.0.1", port: emu.port, tls: true, caFile, keepaliveSeconds: 60, signMethod: "hmacsha256", reconnectMinSeconds: 0.1, reconnectMaxSeconds: o.reconnectMaxSeconds ?? 1, requestTimeoutSeconds: 1 },
     tencent: { sdkAppId: "12010126", expirySeconds: 3600, bindSignMethod: "hmacsha256", configResourceName: "gateway-config.json", timestampUnit: "s", replayMaxAgeHours: 23, publishesPerSecond: 100, fieldOfflineSeconds: 5, ...o.tencent },
-    sessions: { maxOnline: 1500, loginsPerSecond: 100, batchSize: 10, pruneTopology: true },
+    sessions: { maxOnline: 1500, loginsPerSecond: 100, batchSize: 10, pruneTopology: true, ...o.sessions },
     subDevices: [{ productKey: "FBMBPRD001", deviceName: "keyed", deviceSecret: SUB_KEY }],
     download: { allowHttp: false, maxBytes: 1 << 20, timeoutSeconds: 10 },
     ota: { maxBytes: 1 << 20 },

@@ -85,4 +85,18 @@ describe("tencent adapter: topology and per-device lifecycle", () => {
       assert.equal(res[0]!.result, "ok");
       assert.equal(r.emu.accepted[0]!.timestamp, t);
     }, { tencent: { timestampUnit: "ms" } }));
+
+  it("online failures without a reply are retried; sessions.maxOnline caps the online devices (over-limit); batches of batchSize", () =>
+    withRig(async (r) => {
+      for (const d of ["a", "b", "c"]) r.emu.addDevice(`FBMBPRD001/${d}`, { bound: true });
+      r.emu.failNext("online", -2, { device: "FBMBPRD001/a" });
+      r.adapter.setDevices([device("a"), device("b"), device("c")]);
+      r.adapter.start();
+      await r.emu.waitFor(() => r.adapter.ready("gateway", "FBMBPRD001/a") && r.adapter.ready("gateway", "FBMBPRD001/b"), 5000);
+      assert.equal(state(r, "c"), "over-limit");
+      assert.equal(r.emu.online("FBMBPRD001/c"), false);
+      assert.deepEqual(r.emu.ops.filter((o) => o.device === "FBMBPRD001/a" && o.type === "online").map((o) => o.result), [-2, 0]);
+      const onlineMsgs = r.emu.received.filter((m) => m.body.type === "online");
+      assert.equal(((onlineMsgs[0]!.body.payload as { devices: unknown[] }).devices).length, 1);
+    }, { sessions: { maxOnline: 2, batchSize: 1 } }));
 });
