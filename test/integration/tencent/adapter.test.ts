@@ -105,6 +105,7 @@ describe("tencent adapter against the emulator", () => {
       const again2 = await r.emu.control("FBMBPRD001/bound", { sp: 7 }, { token: "dup-1" });
       assert.deepEqual([again1.code, again2.code], [0, 0]);
       assert.equal(r.requests.filter((q) => q.kind === "propertySet" && (q.values as { sp?: number }).sp === 7).length, 1);
+      assert.deepEqual(r.emu.refusals, [], "a reply the platform would not accept");
     }, { setup: setupDevices }));
 
   it("change 0 suspends and stops publishing until change 1; malformed change → 1; search_devices acknowledged", () =>
@@ -168,6 +169,8 @@ describe("tencent adapter against the emulator", () => {
       await r.emu.restore();
       await r.emu.waitFor(() => r.adapter.ready("gateway", "FBMBPRD001/bound") && r.emu.online("FBMBPRD001/bound"), 8000);
       assert.ok(r.rejoined.includes("FBMBPRD001/bound"));
+      // Sub-device topics were used only after their online on the new connection.
+      assert.deepEqual(r.emu.refusals, []);
       await r.adapter.stop(3000);
       assert.ok(r.emu.ops.some((o) => o.type === "offline" && o.device === "FBMBPRD001/bound" && o.result === 0));
       await r.emu.waitFor(() => !r.emu.gatewayOnline(), 2000);

@@ -76,6 +76,7 @@ describe("tencent adapter: malformed downlinks, 429, OTA, self-telemetry", () =>
       const results = r.emu.received.filter((m) => m.body.method === "report_result").map((m) => (m.body.report as { progress: { result_code: string } }).progress.result_code);
       assert.deepEqual(results, ["-6", "-6", "-6", "-6", "-6"]);
       assert.equal(r.adapter.ready("gateway", SUB), true);
+      assert.deepEqual(r.emu.refusals, []);
     } finally {
       await r.close();
     }

@@ -71,9 +71,20 @@ describe("tencent emulator strictness", () => {
       emu.failNext("report", 503);
       assert.equal((await report("t4", now, { temp: 3 })).code, 503);
       assert.equal(emu.accepted.length, 1);
+      await c.publishAsync("$thing/up/property/FBMBPRD001/bound-1", JSON.stringify({ method: "control_reply", clientToken: "x", code: "0" }), { qos: 1 });
+      await emu.waitFor(() => emu.refusals.some((r) => r.reason === "malformed control_reply"), 2000);
     } finally {
       c.end(true);
     }
+  });
+
+  it("closes a connection publishing more than 16 KiB", async () => {
+    const { client } = await connect(emu);
+    const closed = new Promise<void>((r) => client!.once("close", () => r()));
+    void client!.publishAsync("$thing/up/property/FBGWPRD001/fb-gw-01", "x".repeat(16 * 1024 + 1), { qos: 1 }).catch(() => undefined);
+    await closed;
+    client!.end(true);
+    assert.ok(emu.refusals.some((r) => r.reason.includes("over 16 KiB")));
   });
 
   it("closes a connection publishing on a sub-device topic before its online", async () => {

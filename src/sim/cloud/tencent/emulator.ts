@@ -216,7 +216,8 @@ export class TencentEmulator extends EventEmitter {
       },
       authorizePublish: (client, packet, cb) => {
         if (!client) return cb(null);
-        const reason = packet.qos === 2 ? "QoS 2" : packet.retain ? "retain" : this.mayPublish(packet.topic);
+        const size = Buffer.isBuffer(packet.payload) ? packet.payload.length : Buffer.byteLength(String(packet.payload));
+        const reason = packet.qos === 2 ? "QoS 2" : packet.retain ? "retain" : size > 16 * 1024 ? `payload of ${size} bytes over 16 KiB` : this.mayPublish(packet.topic);
         if (reason) {
           this.refusals.push({ kind: "publish", topic: packet.topic, reason, time: Date.now() });
           return cb(new Error(reason));
@@ -290,6 +291,12 @@ export class TencentEmulator extends EventEmitter {
     this.received.push({ topic: packet.topic, body, time: Date.now() });
     for (const w of [...this.waiters]) if (w.match(packet.topic, body)) w.resolve(body);
     if (s.kind === "op") return this.onOperation(body);
+    if (body.method === "control_reply" || body.method === "action_reply") {
+      const ok = typeof body.clientToken === "string" && Number.isInteger(body.code) && typeof body.status === "string" &&
+        (body.method === "control_reply" ? s.kind === "up/property" : s.kind === "up/action" && typeof body.response === "object" && body.response !== null);
+      if (!ok) this.refusals.push({ kind: "payload", topic: packet.topic, reason: `malformed ${body.method}`, time: Date.now() });
+      return;
+    }
     if ((s.kind === "up/property" && body.method === "report") || (s.kind === "up/event" && body.method === "event_post")) {
       const r = checkUplink(s.pair, body, this.devices.get(s.pair)?.identifiers, Date.now());
       const fault = this.takeFault(String(body.method), s.pair);
