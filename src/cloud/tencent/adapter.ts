@@ -60,6 +60,8 @@ export class TencentAdapter implements PlatformAdapter {
   private gen = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly toRetry = new Set<Dev>();
+  /** Pruning needs an applied document: without one the topology is left alone (4.5). */
+  private haveDocument = false;
   private stopping = false;
 
   constructor(cfg: BootstrapConfig, readonly core: Core) {
@@ -180,6 +182,7 @@ export class TencentAdapter implements PlatformAdapter {
   }
 
   setDevices(devices: readonly PlatformDevice[]): void {
+    this.haveDocument = true;
     this.gatewayTsl = devices.find((d) => d.key === this.gateway.key)?.tsl;
     const next = new Map(devices.filter((d) => d.key !== this.gateway.key).map((d) => [d.key, d]));
     const removed: Dev[] = [];
@@ -234,7 +237,7 @@ export class TencentAdapter implements PlatformAdapter {
     await this.service.announce();
     const bound = await this.ops.describe();
     if (gen !== this.gen) return;
-    if (bound && this.c.sessions.pruneTopology && this.devs.size > 0) {
+    if (bound && this.c.sessions.pruneTopology && this.haveDocument) {
       const prune = bound.filter((p) => !this.devs.has(p));
       if (prune.length) await this.ops.run("unbind", prune.map(pairOf));
     }

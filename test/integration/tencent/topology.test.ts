@@ -99,4 +99,15 @@ describe("tencent adapter: topology and per-device lifecycle", () => {
       const onlineMsgs = r.emu.received.filter((m) => m.body.type === "online");
       assert.equal(((onlineMsgs[0]!.body.payload as { devices: unknown[] }).devices).length, 1);
     }, { sessions: { maxOnline: 2, batchSize: 1 } }));
+
+  it("never prunes without an applied document; a document without devices unbinds every bound one", () =>
+    withRig(async (r) => {
+      r.emu.addDevice("FBMBPRD001/x", { bound: true });
+      r.adapter.start();
+      await r.emu.waitFor(() => r.emu.ops.some((o) => o.type === "describe_sub_devices"), 5000);
+      await new Promise((res) => setTimeout(res, 300));
+      assert.ok(!r.emu.ops.some((o) => o.type === "unbind"));
+      r.adapter.setDevices([]);
+      await r.emu.waitFor(() => r.emu.ops.some((o) => o.type === "unbind" && o.device === "FBMBPRD001/x"), 3000);
+    }));
 });
