@@ -110,4 +110,17 @@ describe("tencent adapter: topology and per-device lifecycle", () => {
       r.adapter.setDevices([]);
       await r.emu.waitFor(() => r.emu.ops.some((o) => o.type === "unbind" && o.device === "FBMBPRD001/x"), 3000);
     }));
+
+  it("a cloud unbind stored before a restart keeps the device unbound and suspended, never re-bound on its own", () =>
+    withRig(async (r) => {
+      r.emu.addDevice("FBMBPRD001/keyed", { psk: SUB_KEY });
+      r.emu.addDevice("FBMBPRD001/other", { bound: true });
+      r.store.kv.set("tencent.unbound", ["FBMBPRD001/keyed"]);
+      r.adapter.setDevices([device("keyed"), device("other")]);
+      r.adapter.start();
+      await r.emu.waitFor(() => r.adapter.ready("gateway", "FBMBPRD001/other"), 5000);
+      assert.equal(state(r, "keyed"), "unbound");
+      assert.deepEqual(r.lifecycle, [["FBMBPRD001/keyed", "suspend"]]);
+      assert.ok(!r.emu.ops.some((o) => o.device === "FBMBPRD001/keyed"));
+    }));
 });
