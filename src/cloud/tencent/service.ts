@@ -106,11 +106,12 @@ export class GatewayService {
     });
     if (outcome.ok) {
       this.core.kv.set(KV_DOC, { name: u.name, version: u.version });
+      // Part of applying: devices the cloud had unbound come back before the result is reported.
+      this.applied();
       await this.progress("report_progress", u.name, u.version, "downloading", "0", "", 100);
       await this.progress("report_result", u.name, u.version, "done", "0", "success");
       this.log.info({ version: u.version }, "gateway config document applied");
       await this.reportVersion();
-      this.applied();
       return;
     }
     const code = configFailureCode(outcome.stage, outcome.message);

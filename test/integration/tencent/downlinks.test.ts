@@ -124,4 +124,24 @@ describe("tencent adapter: malformed downlinks, 429, OTA, self-telemetry", () =>
       await r.close();
     }
   });
+
+  it("unbind_device on a sub-device's service topic acts as change 0; del_resource is acknowledged, version reports go empty", async () => {
+    const r = await ready();
+    try {
+      await r.emu.deliverDocument('{"serverList":[],"deviceList":[],"modelList":[],"tslList":[]}', { version: "5" });
+      r.emu.send(`$thing/down/service/${SUB}`, { method: "unbind_device", payload: {} });
+      await r.emu.waitFor(() => r.lifecycle.length === 1, 2000);
+      assert.deepEqual(r.lifecycle, [[SUB, "suspend"]]);
+      assert.equal(r.adapter.ready("gateway", SUB), false);
+      const del = r.emu.waitMessage((_t, b) => b.method === "del_result", 2000);
+      r.emu.send(`$thing/down/service/${GWKEY}`, { method: "del_resource", resource_name: "gateway-config.json", version: "5" });
+      assert.deepEqual(((await del).report as { progress: unknown }).progress, { resource_name: "gateway-config.json", state: "done", result_code: "0", result_msg: "" });
+      const before = r.emu.received.filter((m) => m.body.method === "report_version").length;
+      await r.adapter.service.reportVersion();
+      const last = await r.emu.waitFor(() => r.emu.received.filter((m) => m.body.method === "report_version")[before], 2000);
+      assert.deepEqual(last.body.report, { resource_list: [] });
+    } finally {
+      await r.close();
+    }
+  });
 });
