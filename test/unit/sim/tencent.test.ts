@@ -7,9 +7,9 @@ import { TencentEmulator } from "../../../src/sim/cloud/tencent/index.js";
 const GW = { productId: "FBGWPRD001", deviceName: "fb-gw-01", psk: "lDZ6Uqt+I9E0wW7rvDUs7Q==" };
 const SUB_KEY = "k3Jm9Qx2ZbVt7Wc4Lp8YdA==";
 
-function connect(emu: TencentEmulator, o: { psk?: string; clientId?: string; keepalive?: number; method?: "hmacsha1" } = {}): Promise<{ client?: MqttClient; code: number }> {
+function connect(emu: TencentEmulator, o: { psk?: string; clientId?: string; keepalive?: number; method?: "hmacsha1"; clean?: boolean } = {}): Promise<{ client?: MqttClient; code: number }> {
   const f = connectFields({ ...GW, psk: o.psk ?? GW.psk, sdkAppId: "12010126", method: o.method ?? "hmacsha256", expirySeconds: 3600 });
-  const client = mqtt.connect(emu.url, { clientId: o.clientId ?? f.clientId, username: f.username, password: f.password, keepalive: o.keepalive ?? 60, reconnectPeriod: 0, connectTimeout: 5000 });
+  const client = mqtt.connect(emu.url, { clientId: o.clientId ?? f.clientId, username: f.username, password: f.password, keepalive: o.keepalive ?? 60, clean: o.clean ?? true, reconnectPeriod: 0, connectTimeout: 5000 });
   return new Promise((resolve) => {
     client.once("connect", () => resolve({ client, code: 0 }));
     client.once("error", (e: Error & { code?: number }) => { client.end(true); resolve({ code: typeof e.code === "number" ? e.code : -1 }); });
@@ -37,7 +37,8 @@ describe("tencent emulator strictness", () => {
     assert.equal((await connect(emu, { clientId: "FBGWPRD001other" })).code, 2);
     assert.equal((await connect(emu, { keepalive: 10 })).code, 5);
     assert.equal((await connect(emu, { clientId: "FBMBPRD001bound-1" })).code, 5);
-    assert.deepEqual(emu.connects.map((c) => c.code), [4, 2, 5, 5]);
+    assert.equal((await connect(emu, { clean: false })).code, 5);
+    assert.deepEqual(emu.connects.map((c) => c.code), [4, 2, 5, 5, 5]);
   });
 
   it("runs the gateway protocol: describe, bind, online, report with timestamps, faults", async () => {

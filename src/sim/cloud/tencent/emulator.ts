@@ -187,18 +187,24 @@ export class TencentEmulator extends EventEmitter {
   private async listen(): Promise<void> {
     const { Aedes } = await import("aedes");
     const keepalive = new WeakMap<Client, number>();
+    const unsupported = new WeakMap<Client, string>();
     const authError = (code: number, reason: string) => Object.assign(new Error(reason), { returnCode: code }) as AuthenticateError;
     this.broker = await Aedes.createBroker({
       preConnect: (client, packet, cb) => {
         keepalive.set(client, packet.keepalive ?? 0);
-        if (packet.clean === false) keepalive.set(client, -1);
+        // The platform supports neither will messages; the gateway must use clean sessions (tencent.md 2.1).
+        if (packet.will) unsupported.set(client, "will messages are not supported");
+        else if (packet.clean === false) unsupported.set(client, "persistent sessions are not used by the gateway");
         cb(null, true);
       },
       authenticate: (client, username, password, done) => {
         const fault = this.takeFault("connect", undefined);
         const ka = keepalive.get(client) ?? 0;
+        const bad = unsupported.get(client);
         const v = fault
           ? { ok: false as const, code: fault, reason: "injected" }
+          : bad
+          ? { ok: false as const, code: 5, reason: bad }
           : checkConnect({ clientId: client.id, username, password: password?.toString("utf8"), keepalive: ka }, { productId: this.opts.productId, deviceName: this.opts.deviceName, psk: this.opts.psk, sdkAppId: this.opts.sdkAppId ?? "12010126" }, (id) => [...this.devices.keys()].some((p) => p.replace("/", "") === id), Math.floor(Date.now() / 1000));
         this.connects.push({ accepted: v.ok, code: v.ok ? 0 : v.code, reason: v.ok ? "ok" : v.reason, time: Date.now() });
         if (!v.ok) return done(authError(v.code, v.reason), false);
