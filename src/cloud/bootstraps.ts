@@ -7,6 +7,7 @@ import type { PlatformBootstrap, PlatformName } from "./platform.js";
 import { bootstrap as aliyun } from "./aliyun/bootstrap.js";
 import { bootstrap as lierda } from "./lierda/bootstrap.js";
 import { bootstrap as huawei } from "./huawei/bootstrap.js";
+import { bootstrap as tencent } from "./tencent/bootstrap.js";
 
 /** The platforms of this build; a platform of PLATFORM_NAMES missing here is refused by the loader. */
 export type BootstrapRegistry = Readonly<Partial<Record<PlatformName, PlatformBootstrap>>>;
@@ -15,4 +16,5 @@ export const bootstraps: BootstrapRegistry = {
   aliyun,
   lierda,
   huawei,
+  tencent,
 };

@@ -6,6 +6,7 @@ const WORLDS: Partial<Record<PlatformName, () => Promise<{ createWorld: WorldFac
   aliyun: () => import("./cloud/aliyun/world.js"),
   lierda: () => import("./cloud/lierda/world.js"),
   huawei: () => import("./cloud/huawei/world.js"),
+  tencent: () => import("./cloud/tencent/world.js"),
 };
 
 /** The world factory of a platform; throws a clear error for a platform whose emulator is not in this build. */

@@ -1,0 +1,4 @@
+import { contractSuite } from "./suite.js";
+import { createWorld } from "../../src/sim/cloud/tencent/world.js";
+
+contractSuite("tencent", createWorld);
