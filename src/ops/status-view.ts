@@ -7,6 +7,7 @@
  */
 import type { ChannelRates, HistoryPoint } from "./history.js";
 import type { LogRecord } from "./log-ring.js";
+import { deviceKey } from "../core/device-key.js";
 
 export interface ViewQuery {
   /** Case-insensitive part of a device name or key. */
@@ -123,7 +124,7 @@ function deviceRows(doc: Doc): DeviceRow[] {
   for (const d of field) {
     const productKey = String(d["productKey"] ?? "");
     const deviceName = String(d["deviceName"] ?? "");
-    const key = `${productKey}/${deviceName}`;
+    const key = deviceKey(productKey, deviceName);
     const c = cloudDevices.get(key);
     const state = String(c?.["state"] ?? d["state"] ?? "unknown");
     const values = d["values"] && typeof d["values"] === "object" ? (d["values"] as Record<string, unknown>) : {};

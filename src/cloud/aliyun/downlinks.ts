@@ -8,6 +8,7 @@ import type { SubDeviceManager } from "./subdevices.js";
 import { parseSysTopic, replyTopic, topics, type Identity } from "./topics.js";
 import type { CloudRequest, FailureKind, Outcome } from "../platform.js";
 import { isObject } from "../../core/json.js";
+import { deviceKey } from "../../core/device-key.js";
 
 export interface DownlinkHandlers {
   /** TSL check, then the field write or call (the core). */
@@ -63,7 +64,7 @@ export class DownlinkRouter {
     private readonly handlers: DownlinkHandlers,
     private readonly logger: Logger,
   ) {
-    this.gwKey = `${gateway.productKey}/${gateway.deviceName}`;
+    this.gwKey = deviceKey(gateway.productKey, gateway.deviceName);
   }
 
   handle(topic: string, msg: AlinkMessage | null): void {
@@ -84,7 +85,7 @@ export class DownlinkRouter {
       this.logger.debug({ topic }, "message on an unexpected topic ignored");
       return;
     }
-    const key = `${t.productKey}/${t.deviceName}`;
+    const key = deviceKey(t.productKey, t.deviceName);
     const isGateway = key === this.gwKey;
     if (!isGateway && !this.handlers.serves(key) && !this.subs.state(key)) {
       this.logger.warn({ topic }, "downlink for a device this gateway does not serve; dropped");

@@ -13,6 +13,7 @@ import { sessionAction } from "./session-codes.js";
 import { chunk, type Dev, type SecretRepository, type SessionContext, type SessionState, type SessionStatus, type SubDeviceLimits } from "./session-types.js";
 import { Topology } from "./topology.js";
 import { topics, replyTopic, type Identity } from "./topics.js";
+import { deviceKey } from "../../core/device-key.js";
 
 export type { SecretRepository, SessionState, SessionStatus, SubDeviceLimits } from "./session-types.js";
 
@@ -46,7 +47,7 @@ export class SubDeviceManager extends EventEmitter<Events> {
     private readonly now: () => number = Date.now,
   ) {
     super();
-    for (const d of bootstrap) this.bootstrapSecrets.set(`${d.productKey}/${d.deviceName}`, d.deviceSecret);
+    for (const d of bootstrap) this.bootstrapSecrets.set(deviceKey(d.productKey, d.deviceName), d.deviceSecret);
     this.ctx = {
       link, logger, limits, secrets, counters: this.counters, devs: this.devs,
       now: () => this.now(),
@@ -75,9 +76,9 @@ export class SubDeviceManager extends EventEmitter<Events> {
   /** The configured sub-devices (from the applied gateway config). */
   setConfigured(list: Identity[]): void {
     this.configKnown = true;
-    const want = new Set(list.map((d) => `${d.productKey}/${d.deviceName}`));
+    const want = new Set(list.map((d) => deviceKey(d.productKey, d.deviceName)));
     for (const d of list) {
-      const key = `${d.productKey}/${d.deviceName}`;
+      const key = deviceKey(d.productKey, d.deviceName);
       let dev = this.devs.get(key);
       if (!dev) {
         dev = {
@@ -196,11 +197,11 @@ export class SubDeviceManager extends EventEmitter<Events> {
       void this.link.reply(replyTopic(topic), msg?.["id"], ok ? 200 : 460, {}, ok ? undefined : "params must list {productKey, deviceName}");
       if (ok) {
         for (const p of list as Identity[]) {
-          const dev = this.devs.get(`${p.productKey}/${p.deviceName}`);
+          const dev = this.devs.get(deviceKey(p.productKey, p.deviceName));
           if (dev?.configured) {
             dev.bound = false;
             dev.nextAttemptAt = 0;
-          } else this.logger.warn({ device: `${p.productKey}/${p.deviceName}` }, "topo add notify names a device that is not configured on this gateway");
+          } else this.logger.warn({ device: deviceKey(p.productKey, p.deviceName) }, "topo add notify names a device that is not configured on this gateway");
         }
         this.schedule(0);
       }

@@ -6,6 +6,7 @@ import type { AlinkReply } from "./connection.js";
 import { chunk, MINUTE, type Dev, type SessionContext } from "./session-types.js";
 import { topoAddItem } from "./sign.js";
 import { topics, type Identity } from "./topics.js";
+import { deviceKey } from "../../core/device-key.js";
 
 export class Topology {
   /** The relations reported at the last connect, for devices configured after it. */
@@ -30,13 +31,13 @@ export class Topology {
       return;
     }
     const list = r.data as Identity[];
-    this.boundAtConnect = new Set(list.map((d) => `${d.productKey}/${d.deviceName}`));
+    this.boundAtConnect = new Set(list.map((d) => deviceKey(d.productKey, d.deviceName)));
     for (const d of ctx.devs.values()) d.bound = this.boundAtConnect.has(d.key);
     this.reconciled = true;
     if (!ctx.limits.pruneTopology || !configKnown) return;
-    const extra = list.filter((d) => !ctx.devs.get(`${d.productKey}/${d.deviceName}`)?.configured);
+    const extra = list.filter((d) => !ctx.devs.get(deviceKey(d.productKey, d.deviceName))?.configured);
     for (const batch of chunk(extra, ctx.limits.batchSize)) {
-      if (await this.delete(batch)) ctx.logger.info({ devices: batch.map((d) => `${d.productKey}/${d.deviceName}`) }, "topology pruned: devices no longer configured");
+      if (await this.delete(batch)) ctx.logger.info({ devices: batch.map((d) => deviceKey(d.productKey, d.deviceName)) }, "topology pruned: devices no longer configured");
     }
   }
 
@@ -61,9 +62,9 @@ export class Topology {
         ctx.counters.topoDeletes += devices.length;
         return true;
       }
-      ctx.logger.warn({ devices: devices.map((d) => `${d.productKey}/${d.deviceName}`), code: r.code, message: r.message }, "topo delete refused");
+      ctx.logger.warn({ devices: devices.map((d) => deviceKey(d.productKey, d.deviceName)), code: r.code, message: r.message }, "topo delete refused");
     } catch (err) {
-      ctx.logger.warn({ devices: devices.map((d) => `${d.productKey}/${d.deviceName}`), err: (err as Error).message }, "topo delete failed");
+      ctx.logger.warn({ devices: devices.map((d) => deviceKey(d.productKey, d.deviceName)), err: (err as Error).message }, "topo delete failed");
     }
     return false;
   }

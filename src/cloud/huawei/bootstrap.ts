@@ -8,6 +8,7 @@ import { documentKey } from "./sign.js";
 import type { BootstrapConfig, ConfigProblem } from "../../config/bootstrap/load.js";
 import type { PlatformBootstrap } from "../platform.js";
 import type { PasswordEncoding, SignType } from "./sign.js";
+import { deviceKey } from "../../core/device-key.js";
 
 const DEVICE_ID = "^[^/+#\\s]{1,64}$";
 
@@ -115,7 +116,7 @@ export const bootstrap: PlatformBootstrap = {
     const byId = new Map<string, number>();
     (c.subDevices ?? []).forEach((s, i) => {
       const path = `subDevices[${i}]`;
-      const pair = `${s.productKey}/${s.deviceName}`;
+      const pair = deviceKey(s.productKey, s.deviceName);
       const first = byPair.get(pair);
       if (first !== undefined) push(path, `duplicate of subDevices[${first}] (same productKey and deviceName)`);
       else byPair.set(pair, i);

@@ -19,6 +19,7 @@ import { GatewayService } from "./service.js";
 import { bindEntry, connectFields } from "./sign.js";
 import { gatewayFilters, subDeviceFilters } from "./topics.js";
 import { Uplinks } from "./uplink.js";
+import { deviceKey } from "../../core/device-key.js";
 
 const KV_UNBOUND = "tencent.unbound";
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -68,7 +69,7 @@ export class TencentAdapter implements PlatformAdapter {
     this.c = tencentView(cfg);
     const g = this.c.gateway;
     this.gateway = { key: `${g.productId}/${g.deviceName}`, productKey: g.productId, deviceName: g.deviceName };
-    for (const s of this.c.subDevices ?? []) this.keys.set(`${s.productKey}/${s.deviceName}`, s.deviceSecret);
+    for (const s of this.c.subDevices ?? []) this.keys.set(deviceKey(s.productKey, s.deviceName), s.deviceSecret);
     const m = this.c.mqtt;
     const log = core.logger.child({ platform: "tencent" });
     this.link = new MqttLink({

@@ -6,6 +6,7 @@
 import type { BootstrapConfig, ConfigProblem } from "../../config/bootstrap/load.js";
 import type { PlatformBootstrap } from "../platform.js";
 import type { TencentSignMethod } from "./sign.js";
+import { deviceKey } from "../../core/device-key.js";
 
 const PRODUCT_ID = "^[A-Z0-9]{10}$";
 const BASE64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$";
@@ -140,7 +141,7 @@ export const bootstrap: PlatformBootstrap = {
     if (!keyOk(c.gateway.deviceSecret)) push("gateway.deviceSecret", "must be standard base64 with padding decoding to 1-64 bytes");
     const seen = new Map<string, number>();
     (c.subDevices ?? []).forEach((s, i) => {
-      const pair = `${s.productKey}/${s.deviceName}`;
+      const pair = deviceKey(s.productKey, s.deviceName);
       const first = seen.get(pair);
       if (first !== undefined) push(`subDevices[${i}]`, `duplicate of subDevices[${first}] (same productKey and deviceName)`);
       else seen.set(pair, i);

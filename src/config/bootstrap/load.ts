@@ -13,6 +13,7 @@ import { platformProblem, platformSchema, readPlatform, relabelForeignKeys } fro
 import { parseJson } from "../json.js";
 import { parseHostPort } from "../host-port.js";
 import { dataDirProblem } from "./data-dir.js";
+import { deviceKey } from "../../core/device-key.js";
 
 export { prepareDataDir, dataDirErrorText, dataDirProblem } from "./data-dir.js";
 
@@ -151,7 +152,7 @@ export function validateBootstrapWithWarnings(raw: unknown, baseDir: string, reg
   }
   const seen = new Set<string>();
   cfg.subDevices.forEach((d, i) => {
-    const k = `${d.productKey}/${d.deviceName}`;
+    const k = deviceKey(d.productKey, d.deviceName);
     if (seen.has(k)) problems.push({ path: `subDevices[${i}]`, message: `duplicate sub-device ${k}` });
     seen.add(k);
   });

@@ -6,7 +6,7 @@
 import { isIP } from "node:net";
 import type { ChannelSpec, OpcuaSecurityMode, Parity } from "./model.js";
 import { CredentialError, decryptOpcuaPassword } from "./crypto.js";
-import { isObject, type JsonObject } from "./normalize.js";
+import { duplicateIndexes, isObject, type JsonObject } from "./normalize.js";
 import type { Path, ProblemLog } from "./problems.js";
 
 export type ChannelProtocol = ChannelSpec["protocol"];
@@ -158,14 +158,8 @@ function readOpcua(e: JsonObject, path: Path, ctx: ChannelContext, log: ProblemL
 }
 
 function flagDuplicates(items: unknown[], key: "serverId" | "name", log: ProblemLog): Set<string> {
-  const seen = new Map<string, number[]>();
-  items.forEach((item, i) => {
-    const v = isObject(item) ? str(item[key]) : undefined;
-    if (v !== undefined) seen.set(v, [...(seen.get(v) ?? []), i]);
-  });
   const dups = new Set<string>();
-  for (const [v, indexes] of seen) {
-    if (indexes.length < 2) continue;
+  for (const [v, indexes] of duplicateIndexes(items, (item) => (isObject(item) ? str(item[key]) : undefined))) {
     dups.add(v);
     for (const i of indexes) {
       const others = indexes.filter((j) => j !== i).map((j) => `serverList[${j}]`).join(", ");

@@ -5,11 +5,11 @@
  */
 import { deviceKey, type ChannelSpec, type DeviceSpec } from "./model.js";
 import type { ChannelEntry, ChannelProtocol } from "./channels.js";
-import type { ModelProtocol, ProductModel } from "./models.js";
-import { isObject, type JsonObject } from "./normalize.js";
+import type { ModelProtocol, ProductModel } from "./model-list.js";
+import { duplicateIndexes, isObject, type JsonObject } from "./normalize.js";
 import { DEFAULT_POLLING_MS, readPollingTime } from "./polling.js";
 import type { Path, ProblemLog } from "./problems.js";
-import type { TslEntry } from "./tsl.js";
+import type { TslEntry } from "./tsl-list.js";
 
 export interface DeviceContext {
   channels: Map<string, ChannelEntry>;
@@ -26,16 +26,14 @@ function modelFits(model: ModelProtocol, channel: ChannelProtocol): boolean {
 }
 
 function flagDuplicateDevices(items: unknown[], log: ProblemLog): Set<string> {
-  const seen = new Map<string, number[]>();
-  items.forEach((item, i) => {
-    if (!isObject(item)) return;
+  const dups = new Set<string>();
+  const keyOf = (item: unknown) => {
+    if (!isObject(item)) return undefined;
     const pk = str(item.productKey);
     const dn = str(item.deviceName);
-    if (pk !== undefined && dn !== undefined) seen.set(deviceKey(pk, dn), [...(seen.get(deviceKey(pk, dn)) ?? []), i]);
-  });
-  const dups = new Set<string>();
-  for (const [key, indexes] of seen) {
-    if (indexes.length < 2) continue;
+    return pk !== undefined && dn !== undefined ? deviceKey(pk, dn) : undefined;
+  };
+  for (const [key, indexes] of duplicateIndexes(items, keyOf)) {
     dups.add(key);
     for (const i of indexes) {
       const others = indexes.filter((j) => j !== i).map((j) => `deviceList[${j}]`).join(", ");

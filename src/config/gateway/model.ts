@@ -118,6 +118,4 @@ export interface GatewayConfig {
   products: Record<string, TslDocument>;
 }
 
-export function deviceKey(productKey: string, deviceName: string): string {
-  return `${productKey}/${deviceName}`;
-}
+export { deviceKey } from "../../core/device-key.js";

@@ -12,6 +12,23 @@ export function isObject(value: unknown): value is JsonObject {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
+/**
+ * The keys that more than one item of a list has, each with the indexes of those items in list order (the one
+ * helper behind every "listed more than once" problem of the document).
+ */
+export function duplicateIndexes(items: unknown, keyOf: (item: unknown) => string | undefined): Array<[string, number[]]> {
+  if (!Array.isArray(items)) return [];
+  const seen = new Map<string, number[]>();
+  items.forEach((item, i) => {
+    const k = keyOf(item);
+    if (k === undefined) return;
+    const list = seen.get(k);
+    if (list) list.push(i);
+    else seen.set(k, [i]);
+  });
+  return [...seen].filter(([, indexes]) => indexes.length > 1);
+}
+
 function kind(value: unknown): string {
   if (value === null) return "null";
   return Array.isArray(value) ? "array" : typeof value;

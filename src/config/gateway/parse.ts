@@ -10,11 +10,11 @@ import type { TslDocument } from "../../things/tsl-types.js";
 import { depthMessage, MAX_JSON_DEPTH, nestedDeeperThan } from "../json.js";
 import { readServerList } from "./channels.js";
 import { readDeviceList } from "./devices.js";
-import { readModelList } from "./models.js";
+import { readModelList } from "./model-list.js";
 import { readSections } from "./normalize.js";
 import { ProblemLog, SECTIONS, type Problem } from "./problems.js";
 import { validateSection } from "./schema.js";
-import { readTslList } from "./tsl.js";
+import { readTslList } from "./tsl-list.js";
 
 export interface ParseContext {
   /** Bootstrap map from a `serialPort` value ("0") to a device path ("/dev/ttyUSB0"). */

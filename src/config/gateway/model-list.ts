@@ -22,10 +22,10 @@ import {
   parseRegisterAddress,
   rawFitsTsl,
 } from "./modbus-types.js";
-import { isObject, type JsonObject } from "./normalize.js";
+import { duplicateIndexes, isObject, type JsonObject } from "./normalize.js";
 import { readPollingTime } from "./polling.js";
 import type { Path, ProblemLog } from "./problems.js";
-import { entryProductKey, flagDuplicateProducts, paramDefs, tslEvent, tslProperty, tslService, type TslEntry } from "./tsl.js";
+import { entryProductKey, flagDuplicateProducts, paramDefs, tslEvent, tslProperty, tslService, type TslEntry } from "./tsl-list.js";
 
 export type ModelProtocol = "modbus" | "opcua" | "none";
 
@@ -79,13 +79,8 @@ function missingInTsl(ctx: TslContext, kind: string, id: string): string {
 
 /** Every occurrence of an identifier mapped more than once is an error: which mapping is meant is unknown. */
 function flagDuplicateMappings(list: unknown, path: Path, what: string, log: ProblemLog): void {
-  const byId = new Map<string, number[]>();
-  for (const [item, i] of objects(list)) {
-    const id = str(item.identifier);
-    if (id !== undefined) byId.set(id, [...(byId.get(id) ?? []), i]);
-  }
-  for (const [id, indexes] of byId) {
-    if (indexes.length < 2) continue;
+  const keyOf = (item: unknown) => (isObject(item) ? str(item.identifier) : undefined);
+  for (const [id, indexes] of duplicateIndexes(list, keyOf)) {
     for (const i of indexes) log.error([...path, i, "identifier"], `${what} "${id}" is mapped more than once (indexes ${indexes.join(", ")})`);
   }
 }

@@ -1,6 +1,6 @@
 /** Reads `tslList` (alink.md 5.7, section 6): one TSL per product, looked up by productKey. */
 import type { TslDocument, TslEvent, TslParam, TslProperty, TslService } from "../../things/tsl-types.js";
-import { isObject } from "./normalize.js";
+import { duplicateIndexes, isObject } from "./normalize.js";
 import type { ProblemLog } from "./problems.js";
 
 export interface TslEntry {
@@ -38,14 +38,8 @@ export function entryProductKey(entry: unknown): string | undefined {
  * definitions of one product neither can be trusted. Returns the duplicated keys.
  */
 export function flagDuplicateProducts(section: "modelList" | "tslList", items: unknown[], log: ProblemLog): Set<string> {
-  const seen = new Map<string, number[]>();
-  items.forEach((item, i) => {
-    const pk = entryProductKey(item);
-    if (pk !== undefined) seen.set(pk, [...(seen.get(pk) ?? []), i]);
-  });
   const dups = new Set<string>();
-  for (const [pk, indexes] of seen) {
-    if (indexes.length < 2) continue;
+  for (const [pk, indexes] of duplicateIndexes(items, entryProductKey)) {
     dups.add(pk);
     for (const i of indexes) {
       const others = indexes.filter((j) => j !== i).map((j) => `${section}[${j}]`).join(", ");
@@ -56,15 +50,10 @@ export function flagDuplicateProducts(section: "modelList" | "tslList", items: u
 }
 
 function flagDuplicateIdentifiers(list: unknown, path: (string | number)[], what: string, log: ProblemLog): void {
-  if (!Array.isArray(list)) return;
-  const seen = new Map<string, number>();
-  list.forEach((item, i) => {
-    const id = isObject(item) ? item.identifier : undefined;
-    if (typeof id !== "string") return;
-    const first = seen.get(id);
-    if (first === undefined) seen.set(id, i);
-    else log.error([...path, i, "identifier"], `${what} "${id}" is defined twice (first at index ${first})`);
-  });
+  const keyOf = (item: unknown) => (isObject(item) && typeof item.identifier === "string" ? item.identifier : undefined);
+  for (const [id, [first, ...later]] of duplicateIndexes(list, keyOf)) {
+    for (const i of later) log.error([...path, i, "identifier"], `${what} "${id}" is defined twice (first at index ${first})`);
+  }
 }
 
 export function readTslList(items: unknown[], log: ProblemLog): Map<string, TslEntry> {
