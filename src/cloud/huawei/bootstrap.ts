@@ -5,7 +5,7 @@
  * a secret.
  */
 import { documentKey } from "./sign.js";
-import type { BootstrapConfig, ConfigProblem } from "../../config/bootstrap/load.js";
+import type { BootstrapConfig, CommonMqtt, ConfigProblem } from "../../config/bootstrap/load.js";
 import type { PlatformBootstrap } from "../platform.js";
 import type { PasswordEncoding, SignType } from "./sign.js";
 import { deviceKey } from "../../core/device-key.js";
@@ -22,15 +22,7 @@ export interface HuaweiSubDevice {
 /** The typed view of the keys the Huawei adapter reads. */
 export interface HuaweiConfig {
   gateway: { platform: "huawei"; deviceId: string; deviceSecret: string; productKey?: string; firmwareVersion?: string };
-  mqtt: {
-    host: string;
-    port: number;
-    tls: boolean;
-    caFile?: string;
-    keepaliveSeconds: number;
-    reconnectMinSeconds: number;
-    reconnectMaxSeconds: number;
-  };
+  mqtt: Omit<CommonMqtt, "requestTimeoutSeconds">;
   huawei: {
     passwordEncoding: PasswordEncoding;
     signType: SignType;

@@ -3,7 +3,7 @@
  * this platform (host and tls required), the `lierda` section and the `subDevices` entries of auth-type-2
  * products. Problems never contain a key or a secret.
  */
-import type { BootstrapConfig, ConfigProblem } from "../../config/bootstrap/load.js";
+import type { BootstrapConfig, CommonMqtt, ConfigProblem } from "../../config/bootstrap/load.js";
 import type { PlatformBootstrap } from "../platform.js";
 import type { AuthType, ConnectType } from "./credentials.js";
 
@@ -23,16 +23,7 @@ export interface LierdaConfig {
     deviceSecret?: string;
     firmwareVersion?: string;
   };
-  mqtt: {
-    host: string;
-    port: number;
-    tls: boolean;
-    caFile?: string;
-    keepaliveSeconds: number;
-    reconnectMinSeconds: number;
-    reconnectMaxSeconds: number;
-    requestTimeoutSeconds: number;
-  };
+  mqtt: CommonMqtt;
   lierda: {
     connectType: ConnectType;
     connectsPerSecond: number;

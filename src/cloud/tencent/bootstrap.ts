@@ -3,7 +3,7 @@
  * device key, the MQTT keys of this platform (TLS on 8883 by default, host derived from the ProductId), the
  * `tencent` section, `sessions`, and the `subDevices` keys used to sign `bind`. Problems never contain a secret.
  */
-import type { BootstrapConfig, ConfigProblem } from "../../config/bootstrap/load.js";
+import type { BootstrapConfig, CommonMqtt, ConfigProblem } from "../../config/bootstrap/load.js";
 import type { PlatformBootstrap } from "../platform.js";
 import type { TencentSignMethod } from "./sign.js";
 import { deviceKey } from "../../core/device-key.js";
@@ -13,17 +13,7 @@ const BASE64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A
 
 export interface TencentConfig {
   gateway: { platform: "tencent"; productId: string; deviceName: string; deviceSecret: string; firmwareVersion?: string };
-  mqtt: {
-    host: string;
-    port: number;
-    tls: boolean;
-    caFile?: string;
-    keepaliveSeconds: number;
-    signMethod: TencentSignMethod;
-    reconnectMinSeconds: number;
-    reconnectMaxSeconds: number;
-    requestTimeoutSeconds: number;
-  };
+  mqtt: CommonMqtt & { signMethod: TencentSignMethod };
   tencent: {
     sdkAppId: string;
     expirySeconds: number;

@@ -21,19 +21,22 @@ export { prepareDataDir, dataDirErrorText, dataDirProblem } from "./data-dir.js"
  * The keys the core reads. Everything else of `gateway` and `mqtt`, and the platform's own sections, belong to the
  * platform (typed views in `cloud/<platform>/bootstrap.ts`, e.g. `aliyunConfig`).
  */
+/** The `mqtt` keys every platform has (a platform may refuse `requestTimeoutSeconds`; it is then absent). */
+export interface CommonMqtt {
+  host: string;
+  port: number;
+  tls: boolean;
+  /** Absolute path once loaded. */
+  caFile?: string;
+  keepaliveSeconds: number;
+  reconnectMinSeconds: number;
+  reconnectMaxSeconds: number;
+  requestTimeoutSeconds: number;
+}
+
 export interface BootstrapConfig {
   gateway: { platform: PlatformName; firmwareVersion?: string } & Record<string, unknown>;
-  mqtt: {
-    host: string;
-    port: number;
-    tls: boolean;
-    /** Absolute path once loaded. */
-    caFile?: string;
-    keepaliveSeconds: number;
-    reconnectMinSeconds: number;
-    reconnectMaxSeconds: number;
-    requestTimeoutSeconds: number;
-  } & Record<string, unknown>;
+  mqtt: CommonMqtt & Record<string, unknown>;
   dataDir: string;
   serialPorts: Record<string, string>;
   /** Pre-provisioned device credentials; the entry's other keys are per platform. */
