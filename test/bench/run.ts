@@ -6,7 +6,7 @@
  * markdown table goes to stdout, progress to stderr.
  *
  * Environment: BENCH_SECONDS (measurement window, default 10), BENCH_ONLY (comma-separated scenario ids),
- * BENCH_APPEND, BENCH_BACKLOG, BENCH_STARTUP_RUNS, BENCH_LOGIN_RATE, BENCH_DEVICES, BENCH_TLS=0 (see README.md).
+ * BENCH_APPEND, BENCH_BACKLOG, BENCH_STARTUP_RUNS, BENCH_LOGIN_RATE, BENCH_SCALE_DEVICES, BENCH_DEVICES, BENCH_TLS=0 (see README.md).
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";

@@ -22,6 +22,10 @@ export const SCENARIOS: Record<string, { title: string; run: () => Promise<Scena
     title: "Scale, 1500 sub-devices x 20 points @ 1 s",
     run: async () => (await import("./scenarios/scale.js")).scaleScenario(),
   },
+  page: {
+    title: "Status page, the cost of one open page (scale world)",
+    run: async () => (await import("./scenarios/page.js")).pageScenario(),
+  },
   "devices-huawei": {
     title: "Huawei, 1000 devices (one connection each) x 5 points @ 1 s",
     run: async () => (await import("./scenarios/devices.js")).devicesScenario("huawei"),

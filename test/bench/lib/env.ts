@@ -19,6 +19,8 @@ export const env = {
   startupRuns: () => Math.min(4, Math.floor(num("BENCH_STARTUP_RUNS", 3, 1))),
   /** Sub-device logins per second during the scale ramp (gateway option sessions.loginsPerSecond). */
   loginRate: () => num("BENCH_LOGIN_RATE", 300, 1),
+  /** Sub-devices in `scale` and `page` (1500 is the benchmark; fewer for a quick check). */
+  scaleDevices: () => Math.floor(num("BENCH_SCALE_DEVICES", 1500, 1)),
   /** Field devices (one MQTT connection each) in the per-device platform scenarios. */
   devices: () => Math.floor(num("BENCH_DEVICES", 1000, 1)),
   /** MQTT over TLS, as against the real platform (default), or plain TCP. */

@@ -6,13 +6,51 @@ import type { LogSummary } from "../lib/daemon.js";
 import { env } from "../lib/env.js";
 import { measureWindow, startSteady, type WindowResult } from "../lib/measure.js";
 import type { ScenarioBody } from "../lib/result.js";
-import { METER, meterTsl, modbusDocument, startCloud, startModbusField, writeDaemonConfig } from "../lib/rig.js";
+import { METER, meterTsl, modbusDocument, startCloud, startModbusField, writeDaemonConfig, type Cloud, type ModbusField, type RunDir } from "../lib/rig.js";
 import { fmt, fmtInt, mb, sleep } from "../lib/stats.js";
 
-const DEVICES = 1500;
-const POINTS = 20;
-const PERIOD_MS = 1000;
+const DEVICES = env.scaleDevices();
+export const POINTS = 20;
+export const PERIOD_MS = 1000;
 const PER_CHANNEL = 188;
+
+export interface ScaleRig {
+  field: ModbusField;
+  cloud: Cloud;
+  run: RunDir;
+}
+
+/**
+ * The scale world: `devices` Modbus sub-devices x 20 points every second, 188 per channel, on the Alibaba
+ * emulator, and the daemon's config (with http.listen) for them. The caller closes cloud and field and cleans up run.
+ */
+export async function startScaleRig(devices: number, loginRate: number): Promise<ScaleRig> {
+  const field = await startModbusField({ devices, points: POINTS, perChannel: PER_CHANNEL });
+  const subDevices = field.devices.map((d) => ({ productKey: METER, deviceName: d.name }));
+  try {
+    // The platform's default cap is exactly 1500 online sub-devices per gateway; raised so the cap is not what is measured.
+    const cloud = await startCloud({ tls: env.tls(), devices: subDevices, products: { [METER]: meterTsl(POINTS) }, onlineCap: Math.max(2000, devices + 500) });
+    try {
+      const run = await writeDaemonConfig({
+        emu: cloud.emu,
+        subDevices,
+        document: modbusDocument(field, { periodMs: PERIOD_MS, trigger: 1 }),
+        overrides: {
+          // The default online cap (1500): exactly the number of devices at full scale.
+          sessions: { loginsPerSecond: loginRate, batchSize: 50 },
+          store: { replayRatePerSecond: 5000 },
+        },
+      });
+      return { field, cloud, run };
+    } catch (err) {
+      await cloud.close();
+      throw err;
+    }
+  } catch (err) {
+    await field.close();
+    throw err;
+  }
+}
 
 export async function scaleScenario(): Promise<ScenarioBody> {
   // Three windows' worth: at a 1 s period a 10 s window can count a cycle more or less per device, and memory
@@ -21,20 +59,7 @@ export async function scaleScenario(): Promise<ScenarioBody> {
   const tls = env.tls();
   const loginRate = env.loginRate();
   const nominal = (DEVICES * POINTS * 1000) / PERIOD_MS;
-  const field = await startModbusField({ devices: DEVICES, points: POINTS, perChannel: PER_CHANNEL });
-  const subDevices = field.devices.map((d) => ({ productKey: METER, deviceName: d.name }));
-  // The platform's default cap is exactly 1500 online sub-devices per gateway; raised so the cap is not what is measured.
-  const cloud = await startCloud({ tls, devices: subDevices, products: { [METER]: meterTsl(POINTS) }, onlineCap: 2000 });
-  const run = await writeDaemonConfig({
-    emu: cloud.emu,
-    subDevices,
-    document: modbusDocument(field, { periodMs: PERIOD_MS, trigger: 1 }),
-    overrides: {
-      // The default online cap (1500): exactly the number of devices.
-      sessions: { loginsPerSecond: loginRate, batchSize: 50 },
-      store: { replayRatePerSecond: 5000 },
-    },
-  });
+  const { field, cloud, run } = await startScaleRig(DEVICES, loginRate);
   let win: WindowResult;
   let info: { rampMs: number; settledMs: number; stopMs: number };
   let logs: LogSummary;
