@@ -200,7 +200,7 @@ export function contractSuite(platform: string, createWorld: WorldFactory): void
       const stopped = await daemon!.stop("SIGTERM");
       assert.equal(stopped.code, 0, daemon!.stderr);
       assert.ok(stopped.ms < 10_000, `stopped in ${stopped.ms} ms`);
-      await until(() => devices.every((d) => world.wentOffline().includes(d)), 3000, "every device announced offline");
+      await until(() => devices.every((d) => world.wentOffline().includes(d)), 6000, "every device announced offline");
     });
 
     test("wrong credentials: refused, retried at the backoff cap, the daemon stays up and stops cleanly", async () => {
