@@ -176,5 +176,6 @@ test(`${KILLS} kills -9 at random moments while the broker comes and goes: the d
     (dups.length ? `: ${dups.slice(0, 15).map(([v, n]) => `${v}x${n}`).join(" ")}` : ""),
   );
   assert.ok(mustArrive.size >= 20, `values committed at the kills: ${mustArrive.size}`);
-  assert.equal((await d.stop("SIGTERM")).code, 0);
+  const stopped = await d.stop("SIGTERM");
+  assert.equal(stopped.code, 0, `a clean stop after the soak: ${JSON.stringify(stopped)}\n${d.stdout.slice(-4000)}\n${d.stderr.slice(-3000)}`);
 });
