@@ -18,6 +18,11 @@ export interface CloudEmulatorOptions {
   logger?: Logger;
   /** Sub-devices online at once under one gateway (428 beyond). Default 1500. */
   onlineCap?: number;
+  /**
+   * Logins of one sub-device accepted per minute (429 beyond). Default 5, the platform's limit; raised only by tests
+   * that restart a gateway far more often than any field unit does.
+   */
+  loginsPerMinute?: number;
   /** Where kick notices go: `combine/logout_reply` (the seed, default) or `/ext/error`. */
   kickNoticeTopic?: KickNoticeTopic;
   /** Serve pushed configs and firmware over HTTPS with the test PKI (default true) or plain HTTP. */

@@ -34,6 +34,7 @@ export interface Core {
   readonly records: Records;
   readonly faults: Faults;
   readonly onlineCap: number;
+  readonly loginsPerWindow: number;
   readonly kickNotice: KickNoticeTopic;
   readonly log?: Logger;
   now(): number;

@@ -31,6 +31,7 @@ import { type DeviceSpecInput, type DeviceState, keyOf, type ProductOptions, Reg
 import { testPki } from "../tls-material.js";
 import { isPlainObject } from "../tsl-check.js";
 import { routeUplink } from "./uplink.js";
+import { LOGINS_PER_WINDOW } from "./session.js";
 
 const KICK_MESSAGES: Record<number, string> = {
   427: "device connect in elsewhere",
@@ -81,6 +82,7 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
       records: this.records,
       faults: this.faults,
       onlineCap: opts.onlineCap ?? 1500,
+      loginsPerWindow: opts.loginsPerMinute ?? LOGINS_PER_WINDOW,
       kickNotice: opts.kickNoticeTopic ?? "logout_reply",
       log: this.log,
       now: () => Date.now(),

@@ -32,7 +32,7 @@
  *   off, 6250 unknown product, 6402 self; creates unknown names), `thing.topo.add` (each item signed with
  *   that sub-device's secret → 401; 6100 unknown; 6402 self), `thing.topo.delete`, `thing.topo.get`,
  *   `combine/login` (exactly `{id, params}`; 460, 6100, 521, 522, 6287, 6401, 429 after 5 logins within
- *   60 s, 428 at the online cap), `combine/logout` (520 without a session).
+ *   60 s (option `loginsPerMinute`), 428 at the online cap), `combine/logout` (520 without a session).
  * - **Data** against the product TSL: property post drops invalid values silently (recorded in `rejected`)
  *   and answers 200, >200 properties → 6106; an invalid event post → 460; pack post fails as a whole on any
  *   invalid value, >200 properties (6106), >20 events or >20 sub-devices (460), or a sub-device that is not

@@ -51,7 +51,7 @@ export function handleLogin(core: Core, up: Uplink): void {
 
   const now = core.now();
   device.loginTimes = device.loginTimes.filter((t) => now - t < LOGIN_WINDOW_MS);
-  if (device.loginTimes.length >= LOGINS_PER_WINDOW) return answer(429, "rate limit, too many subDeviceOnline msg in one minute");
+  if (device.loginTimes.length >= core.loginsPerWindow) return answer(429, "rate limit, too many subDeviceOnline msg in one minute");
   const online = core.registry.sessionsUnder(up.conn.key).filter((d) => d.key !== deviceKey).length;
   if (online >= core.onlineCap) return answer(428, "too many subdevices under gateway");
 
