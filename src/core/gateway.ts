@@ -249,19 +249,23 @@ export class Gateway implements GatewayView {
     this.started = false;
     const t0 = Date.now();
     const left = () => Math.max(200, deadlineMs - (Date.now() - t0));
-    const step = async (name: string, fn: () => Promise<unknown> | unknown) => {
+    // The steps before the cloud's leave it this much of the deadline: logouts, offline messages and DISCONNECTs
+    // must go out even when stopping the field side was slow.
+    const CLOUD_RESERVE_MS = 3000;
+    const beforeCloud = () => Math.max(200, left() - CLOUD_RESERVE_MS);
+    const step = async (name: string, fn: () => Promise<unknown> | unknown, bound = left) => {
       try {
-        await Promise.race([fn(), new Promise((r) => setTimeout(r, left()).unref())]);
+        await Promise.race([fn(), new Promise((r) => setTimeout(r, bound()).unref())]);
       } catch (err) {
         this.logger.warn({ step: name, err: (err as Error).message }, "shutdown step failed");
       }
     };
     this.telemetry.stop();
     this.stopMetrics();
-    await step("field", () => this.field.stop());
-    await step("things", () => this.things.stop());
-    await step("outbox", () => this.store.records.flush());
-    await step("drains", () => this.drains.stop(Math.min(2000, left())));
+    await step("field", () => this.field.stop(), beforeCloud);
+    await step("things", () => this.things.stop(), beforeCloud);
+    await step("outbox", () => this.store.records.flush(), beforeCloud);
+    await step("drains", () => this.drains.stop(Math.min(2000, beforeCloud())), beforeCloud);
     await step("cloud", () => this.cloud.stop(Math.min(5000, left())));
     await step("store", () => this.store.close());
     this.logger.info({ ms: Date.now() - t0 }, "fieldbridge stopped");
