@@ -236,8 +236,15 @@ export interface Core {
   rejectConfig(stage: ConfigStage, message: string): void;
   /** Download, verify and hand a firmware to the install command; never rejects. */
   offerFirmware(o: FirmwareOffer, progress: (step: FirmwareStep, percent: number) => void): Promise<FirmwareOutcome>;
-  /** The cloud suspended, resumed or removed a device. */
+  /** The cloud suspended, resumed or removed a device (removed: not polled, its waiting records dropped). */
   lifecycle(device: DeviceKey, action: LifecycleAction): Promise<void>;
+  /**
+   * Stops polling a device for a lasting cause the platform knows (no credentials, over a connection cap, refused,
+   * unbound without a key), or releases that cause (`held` false). The device is polled while no cause holds it;
+   * holds outlive channel restarts and document applies. Causes are short words; the cloud's own suspend (`lifecycle`)
+   * is the cause "cloud". Values already waiting stay in the outbox.
+   */
+  hold(device: DeviceKey, cause: string, held: boolean): void;
   /** A route came up or went down: wakes that route's drain. */
   presence(route: RouteId, up: boolean): void;
   /** A device (re)joined the cloud after being away: its trigger-2 points report their current value again. */

@@ -130,6 +130,7 @@ export class Gateway implements GatewayView {
           logger: log.child({ component: "ota" }),
         }),
       lifecycle: (device: DeviceKey, action: LifecycleAction) => this.lifecycle(device, action),
+      hold: (device: DeviceKey, cause: string, held: boolean) => void this.hold(device, cause, held),
       presence: (route: RouteId, up: boolean) => this.drains.presence(route, up),
       deviceRejoined: (device: DeviceKey) => this.things.resetReporting(device),
     };
@@ -152,10 +153,26 @@ export class Gateway implements GatewayView {
     }
   }
 
-  /** The cloud suspended, resumed or removed a device: the field side (the adapter handles its sessions). */
+  /**
+   * The cloud suspended, resumed or removed a device: the field side (the adapter handles its sessions). A removed
+   * device is no longer polled and its waiting records go (counted); a document applied later does not poll it again
+   * until the adapter releases it.
+   */
   private async lifecycle(device: DeviceKey, action: LifecycleAction): Promise<void> {
-    if (action === "resume") this.field.resume(device);
-    else await this.field.suspend(device);
+    await this.hold(device, "cloud", action !== "resume");
+    if (action !== "remove") return;
+    const dropped = this.store.records.dropDevice(device);
+    this.drains.forget(device);
+    if (dropped) this.logger.info({ device, dropped }, "device removed by the cloud: its waiting records are dropped");
+  }
+
+  /** Not polled while any cause holds it (the cloud's suspend, an adapter's lasting refusal, …). */
+  private async hold(device: DeviceKey, cause: string, held: boolean): Promise<void> {
+    try {
+      if (await this.field.hold(device, cause, held)) this.logger.info({ device, cause }, held ? "device held: not polled" : "device released: polled again");
+    } catch (err) {
+      this.logger.warn({ device, cause, err: (err as Error).message }, "holding a device failed");
+    }
   }
 
   // ---- GatewayView ----

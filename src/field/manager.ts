@@ -34,6 +34,8 @@ export class FieldManager {
   private readonly running = new Map<string, Running>();
   private readonly deviceChannel = new Map<string, string>();
   private readonly errors = new Map<string, string>();
+  /** Devices not polled, with the causes that hold them (cloud suspend, no credentials, …); kept across applies. */
+  private readonly holds = new Map<string, Set<string>>();
 
   constructor(
     private readonly sink: FieldSink,
@@ -75,7 +77,7 @@ export class FieldManager {
       }
       for (const d of devices) {
         if (r.devices.has(d.key)) continue;
-        r.channel.addDevice(d);
+        if (!this.holds.has(d.key)) r.channel.addDevice(d);
         r.devices.set(d.key, d);
         this.deviceChannel.set(d.key, id);
       }
@@ -99,7 +101,7 @@ export class FieldManager {
     const r: Running = { spec, channel, devices: new Map() };
     this.running.set(spec.serverId, r);
     for (const d of devices) {
-      channel.addDevice(d);
+      if (!this.holds.has(d.key)) channel.addDevice(d);
       r.devices.set(d.key, d);
       this.deviceChannel.set(d.key, spec.serverId);
     }
@@ -117,19 +119,39 @@ export class FieldManager {
     this.ctx.logger.info({ channel: r.spec.name, serverId: id }, "channel stopped");
   }
 
-  /** Stops (disable) or resumes (enable) one device without touching the others. */
-  async suspend(key: string): Promise<void> {
-    const id = this.deviceChannel.get(key);
-    const r = id ? this.running.get(id) : undefined;
-    if (!r) return;
-    await r.channel.removeDevice(key);
-  }
-
-  resume(key: string): void {
-    const id = this.deviceChannel.get(key);
-    const r = id ? this.running.get(id) : undefined;
+  /**
+   * Holds a device (not polled) for one cause, or releases that cause. The device is polled again once no cause
+   * holds it; holds outlive channel restarts and config applies, so a held device stays unpolled until released.
+   * Returns whether the device's polling changed.
+   */
+  async hold(key: string, cause: string, held: boolean): Promise<boolean> {
+    const causes = this.holds.get(key);
+    if (held) {
+      if (causes) {
+        causes.add(cause);
+        return false;
+      }
+      this.holds.set(key, new Set([cause]));
+      const r = this.runningOf(key);
+      if (r?.devices.has(key)) await r.channel.removeDevice(key);
+      return true;
+    }
+    if (!causes?.delete(cause) || causes.size > 0) return false;
+    this.holds.delete(key);
+    const r = this.runningOf(key);
     const d = r?.devices.get(key);
     if (r && d) r.channel.addDevice(d);
+    return true;
+  }
+
+  /** The causes holding each held device. */
+  held(): Map<string, string[]> {
+    return new Map([...this.holds].map(([k, v]) => [k, [...v]]));
+  }
+
+  private runningOf(key: string): Running | undefined {
+    const id = this.deviceChannel.get(key);
+    return id ? this.running.get(id) : undefined;
   }
 
   private channelFor(key: string): FieldChannel {

@@ -67,6 +67,7 @@ export function platformDevice(nodeId: string, opcua = false): PlatformDevice {
 }
 
 export class FakeCore implements Core {
+  readonly holds: Array<[string, string, boolean]> = [];
   readonly metrics = new Metrics();
   readonly version = "9.9.9-test";
   private ids = 0;
@@ -108,6 +109,9 @@ export class FakeCore implements Core {
   }
   deviceRejoined(device: string): void {
     this.rejoined.push(device);
+  }
+  hold(device: string, cause: string, held: boolean): void {
+    this.holds.push([device, cause, held]);
   }
 }
 

@@ -155,6 +155,7 @@ export async function rig(opts: RigOptions = {}): Promise<Rig> {
     deviceRejoined(device) {
       core.rejoined.push(device);
     },
+    hold() {},
   };
   let adapter = new LierdaAdapter(cfg, core);
   const adapters = [adapter];

@@ -72,6 +72,7 @@ test("world: its bootstrap passes the platform's schema and checks; documents, v
     async lifecycle() {},
     presence() {},
     deviceRejoined() {},
+    hold() {},
   };
   const adapter = new LierdaAdapter(raw as unknown as LierdaConfig, core);
   t.after(() => adapter.stop(3000));

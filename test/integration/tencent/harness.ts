@@ -108,6 +108,7 @@ export async function startRig(o: { psk?: string; reconnectMaxSeconds?: number; 
     lifecycle: async (d, a) => { rig.lifecycle.push([d, a]); },
     presence: (_r, up) => { rig.presence.push(up); },
     deviceRejoined: (d) => { rig.rejoined.push(d); },
+    hold: () => undefined,
   };
   const adapter = new TencentAdapter(cfg as unknown as BootstrapConfig, core);
   Object.assign(rig, {

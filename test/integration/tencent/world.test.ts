@@ -56,7 +56,7 @@ describe("tencent contract world", () => {
         request: async () => ({ ok: true }),
         offerConfig: async () => ({ ok: true }),
         offerFirmware: async () => ({ ok: false, step: "install", message: "disabled" }),
-        lifecycle: async () => undefined, presence: () => undefined, deviceRejoined: () => undefined,
+        lifecycle: async () => undefined, presence: () => undefined, deviceRejoined: () => undefined, hold: () => undefined,
       };
       adapter = new TencentAdapter(validated({ ...withCa(world.bootstrap()), download: { allowHttp: false } }), core);
       adapter.setDevices(naming.devices.map((d) => device(d)));
