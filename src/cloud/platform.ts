@@ -234,6 +234,15 @@ export interface Core {
   offerConfig(o: ConfigOffer): Promise<ConfigOutcome>;
   /** A config delivery that is not a valid request: recorded (log, status) like any other failed document. */
   rejectConfig(stage: ConfigStage, message: string): void;
+  /**
+   * A remote settings file (the platform's remote configuration, e.g. Alibaba `thing.config.push`): a JSON object of
+   * bootstrap runtime keys (`store.*`, `field.*`, `uplink.*`, `telemetry.*`, `log.level`). Downloaded (HTTPS, at most
+   * 64 KB), checked against `digest`, validated with the bootstrap schema (unknown and forbidden keys are problems),
+   * persisted and applied: live keys at once, the others at the next start. `version` is the platform's id of the
+   * file (the same id and digest offered again is not downloaded again). Refused files change nothing; never rejects.
+   * Optional: a core without it (a test double) has no remote settings, and the adapter answers the platform so.
+   */
+  offerSettings?(o: ConfigOffer): Promise<ConfigOutcome>;
   /** Download, verify and hand a firmware to the install command; never rejects. */
   offerFirmware(o: FirmwareOffer, progress: (step: FirmwareStep, percent: number) => void): Promise<FirmwareOutcome>;
   /** The cloud suspended, resumed or removed a device (removed: not polled, its waiting records dropped). */

@@ -28,6 +28,7 @@ import type { PlatformStatus } from "../cloud/platform.js";
 import type { ChannelStats } from "../field/driver.js";
 import type { TslValue } from "../things/tsl-value.js";
 import type { CompiledTsl } from "../things/tsl.js";
+import { RemoteSettings, type RemoteSettingsStatus } from "./remote-settings.js";
 
 export interface GatewayOptions {
   /** Replaces the built-in drivers (tests use a recording driver). */
@@ -46,10 +47,17 @@ export class Gateway implements GatewayView {
   readonly metrics = new Metrics();
   readonly startedAt = Date.now();
   readonly version: string;
+  /** The bootstrap file with the persisted remote settings over it: what the parts are built from. */
+  readonly cfg: BootstrapConfig;
+  readonly remote: RemoteSettings;
   private started = false;
   private stopMetrics: () => void = () => undefined;
 
-  constructor(readonly cfg: BootstrapConfig, readonly logger: Logger, private readonly opts: GatewayOptions = {}) {
+  constructor(bootstrap: BootstrapConfig, readonly logger: Logger, private readonly opts: GatewayOptions = {}) {
+    const d = bootstrap.download;
+    this.remote = new RemoteSettings({ bootstrap, logger, download: { caFile: d.caFile, allowHttp: d.allowHttp, timeoutMs: d.timeoutSeconds * 1000 } });
+    const cfg = (this.cfg = this.remote.effective);
+    if (cfg.log.level !== bootstrap.log.level) logger.level = cfg.log.level;
     this.version = cfg.gateway.firmwareVersion ?? packageVersion();
   }
 
@@ -99,6 +107,11 @@ export class Gateway implements GatewayView {
     });
     this.telemetry = new GatewayTelemetry(this, (p) => this.things.batcher.addProperty(p), cfg.telemetry.intervalSeconds * 1000);
     this.stopMetrics = buildMetrics(this, this.metrics, this.cloud.deviceStates);
+    this.remote.setAppliers({
+      "log.level": (level: Logger["level"]) => void (log.level = level),
+      "uplink.batchWindowMs": (ms: number) => this.things.batcher.setWindowMs(ms),
+      "telemetry.intervalSeconds": (s: number) => this.telemetry.setIntervalMs(s * 1000),
+    });
     this.started = true;
 
     this.cloud.start();
@@ -123,6 +136,7 @@ export class Gateway implements GatewayView {
       request: (r: CloudRequest): Promise<Outcome> => this.commands.run(r),
       offerConfig: (o: ConfigOffer) => this.configs.offer(o),
       rejectConfig: (stage: ConfigStage, message: string) => this.configs.reject(stage, message),
+      offerSettings: (o: ConfigOffer) => this.remote.offer(o),
       offerFirmware: (o: FirmwareOffer, progress: (step: FirmwareStep, percent: number) => void): Promise<FirmwareOutcome> =>
         installFirmware(o, progress, {
           dataDir: cfg.dataDir, installCommand: cfg.ota.installCommand, maxBytes: cfg.ota.maxBytes,
@@ -195,6 +209,10 @@ export class Gateway implements GatewayView {
 
   configStatus(): ConfigStatus {
     return this.configs.status();
+  }
+
+  remoteSettings(): RemoteSettingsStatus {
+    return this.remote.status();
   }
 
   configFailing(): boolean {

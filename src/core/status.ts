@@ -77,6 +77,7 @@ export function status(gw: GatewayView): Record<string, unknown> {
       lastError: cfg.lastError ? { ...cfg.lastError, at: iso(cfg.lastError.at) } : null,
       failing: gw.configFailing(),
     },
+    remoteSettings: gw.remoteSettings?.() ?? null,
     channels: (applied?.channels ?? []).map((c) => {
       const s = channelsById.get(c.serverId);
       const ch = gw.channelHealth(c.serverId);

@@ -24,14 +24,17 @@ export const TELEMETRY: Record<string, (gw: GatewayView) => number | string> = {
 
 export class GatewayTelemetry {
   private timer: NodeJS.Timeout | undefined;
+  private started = false;
 
   constructor(
     private readonly gw: GatewayView,
     private readonly report: (p: PropertyUplink) => void,
-    private readonly intervalMs: number,
+    private intervalMs: number,
   ) {}
 
   start(): void {
+    clearInterval(this.timer);
+    this.started = true;
     if (this.intervalMs <= 0) return;
     this.timer = setInterval(() => this.post(), this.intervalMs);
     this.timer.unref();
@@ -53,7 +56,14 @@ export class GatewayTelemetry {
     return n;
   }
 
+  /** A new period (remote settings): restarts the timer when running; 0 stops the reports. */
+  setIntervalMs(ms: number): void {
+    this.intervalMs = ms;
+    if (this.started) this.start();
+  }
+
   stop(): void {
+    this.started = false;
     clearInterval(this.timer);
   }
 }

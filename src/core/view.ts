@@ -8,6 +8,7 @@ import type { ChannelStats } from "../field/driver.js";
 import type { ConfigStatus } from "./config-manager.js";
 import type { TslValue } from "../things/tsl-value.js";
 import type { CompiledTsl } from "../things/tsl.js";
+import type { RemoteSettingsStatus } from "./remote-settings.js";
 
 export interface OutboxReading {
   depth: number;
@@ -37,6 +38,8 @@ export interface GatewayView {
   cloudStatus(): PlatformStatus;
   configStatus(): ConfigStatus;
   configFailing(): boolean;
+  /** Settings the cloud set (its file's id, keys, a refusal), where the platform has remote configuration. */
+  remoteSettings?(): RemoteSettingsStatus;
   appliedConfig(): GatewayConfig | null;
   outbox(): OutboxReading;
   delivery(): DeliveryReading;

@@ -41,7 +41,7 @@ export interface UplinkBatcherOptions {
 }
 
 export class UplinkBatcher {
-  private readonly windowMs: number;
+  private windowMs: number;
   private readonly maxPending: number;
   private readonly maxValues: number;
   /** Device → its values of this window, in arrival (= sample) order. */
@@ -55,6 +55,11 @@ export class UplinkBatcher {
     this.windowMs = options.windowMs ?? 150;
     this.maxPending = options.maxPending ?? 4000;
     this.maxValues = options.maxValuesPerRecord ?? 200;
+  }
+
+  /** A new window length (remote settings); the window open now keeps its end. */
+  setWindowMs(ms: number): void {
+    this.windowMs = ms;
   }
 
   get pendingCount(): number {

@@ -21,7 +21,7 @@ export {
 } from "./diff.js";
 export { describeGatewayConfig } from "./describe.js";
 export { downloadDocument, redactUrl, DownloadError, type DownloadOptions, type DownloadFailure } from "./download.js";
-export { writeGatewayConfigAtomic, readPersisted, gatewayConfigPath, GATEWAY_CONFIG_FILE } from "./persist.js";
+export { writeGatewayConfigAtomic, writeDataFileAtomic, readPersisted, gatewayConfigPath, GATEWAY_CONFIG_FILE } from "./persist.js";
 export { canonicalJson } from "./canonical.js";
 export * from "./model.js";
 

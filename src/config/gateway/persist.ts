@@ -14,8 +14,13 @@ export function gatewayConfigPath(dataDir: string): string {
 }
 
 export async function writeGatewayConfigAtomic(dataDir: string, bytes: Uint8Array): Promise<void> {
-  const target = gatewayConfigPath(dataDir);
-  const temp = join(dataDir, `.${GATEWAY_CONFIG_FILE}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  await writeDataFileAtomic(dataDir, GATEWAY_CONFIG_FILE, bytes);
+}
+
+/** Writes `dataDir/name` atomically (temp file, fsync, rename, fsync of the directory). */
+export async function writeDataFileAtomic(dataDir: string, name: string, bytes: Uint8Array): Promise<void> {
+  const target = join(dataDir, name);
+  const temp = join(dataDir, `.${name}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const file = await open(temp, "wx", 0o600);
   try {
     try {
