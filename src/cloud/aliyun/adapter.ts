@@ -15,6 +15,8 @@ import { replyTopic, type Identity } from "./topics.js";
 import { AlinkUplinks } from "./uplink.js";
 import { handleConfigPush } from "./config-push.js";
 import { aliyunConfig } from "./bootstrap.js";
+import { RemoteConfig } from "./remote-config.js";
+import { DeviceTags, gatewayTags } from "./tags.js";
 
 /** Reply codes of an uplink a later attempt can succeed after: no session (520), no topology (6401), throttled, busy. */
 const RETRYABLE = new Set([520, 6401, 429, 500, 6313]);
@@ -33,6 +35,8 @@ export class AliyunAdapter implements PlatformAdapter {
   readonly subs: SubDeviceManager;
   readonly ota: OtaManager;
   private readonly router: DownlinkRouter;
+  readonly remoteConfig: RemoteConfig;
+  readonly tags: DeviceTags;
   private readonly uplinks: AlinkUplinks;
   private readonly identity: Identity;
   private devices = new Set<string>();
@@ -64,6 +68,11 @@ export class AliyunAdapter implements PlatformAdapter {
       installCommand: cfg.ota.installCommand, maxBytes: cfg.ota.maxBytes,
       nextId: () => core.nextId(), logger: log.child({ component: "ota" }),
     });
+    this.remoteConfig = new RemoteConfig(this.link, this.identity, core, log.child({ component: "remote-config" }));
+    this.tags = new DeviceTags({
+      link: this.link, kv: core.kv, gateway: this.identity, gatewayTags: gatewayTags(core.version, g.tags),
+      online: (key) => this.subs.isOnline(key), logger: log.child({ component: "tags" }),
+    });
     this.router = new DownlinkRouter(this.link, this.identity, this.subs, {
       request: (r) => core.request(r),
       serves: (key) => this.devices.has(key),
@@ -74,12 +83,14 @@ export class AliyunAdapter implements PlatformAdapter {
         await this.lifecycle(key, neutral);
       },
       ota: (topic, msg) => this.ota.handle(topic, msg),
+      remoteConfig: (topic, msg) => void this.remoteConfig.push(topic, msg),
     }, log.child({ component: "downlink" }));
 
     this.subs.on("online", (key) => {
       // After a re-login, trigger-2 points report their current value again; the first login needs no reset:
       // the values sampled before it wait in the outbox.
       if ((this.subs.state(key)?.loginCount ?? 0) > 1) core.deviceRejoined(key);
+      this.tags.online(key);
       core.presence(GATEWAY_ROUTE, this.link.connected);
     });
     this.subs.on("offline", () => core.presence(GATEWAY_ROUTE, this.link.connected));
@@ -100,6 +111,7 @@ export class AliyunAdapter implements PlatformAdapter {
   setDevices(devices: readonly PlatformDevice[]): void {
     this.devices = new Set(devices.map((d) => d.key));
     this.uplinks.setDevices(devices);
+    this.tags.setDevices(devices);
     this.subs.setConfigured(devices.map((d) => ({ productKey: d.productKey, deviceName: d.deviceName })));
   }
 

@@ -6,6 +6,7 @@
 import type { PlatformBootstrap } from "../platform.js";
 import type { BootstrapConfig, ConfigProblem } from "../../config/bootstrap/load.js";
 import type { ConnectSignMethod } from "./sign.js";
+import { tagProblem } from "./tag-rules.js";
 
 /** Device name rule of the platform (also for sub-devices). */
 const DEVICE_NAME = { type: "string", pattern: "^[A-Za-z0-9_@.:-]{4,32}$" };
@@ -39,6 +40,15 @@ export const bootstrap: PlatformBootstrap = {
     },
   },
   sections: {
+    aliyun: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // The platform's key rules are checked when the tags are sent (a bad one is skipped and logged) and by `check`.
+        tags: { type: "object", default: {}, additionalProperties: { type: "string" }, description: "extra device tags of the gateway itself" },
+      },
+    },
     sessions: {
       type: "object",
       additionalProperties: false,
@@ -62,6 +72,13 @@ export const bootstrap: PlatformBootstrap = {
     },
   },
   documentSecret: (cfg: BootstrapConfig) => (cfg.gateway as { deviceSecret?: string }).deviceSecret,
+  warnings(cfg: BootstrapConfig): ConfigProblem[] {
+    const tags = (cfg as unknown as { aliyun?: { tags?: Record<string, string> } }).aliyun?.tags ?? {};
+    return Object.entries(tags).flatMap(([k, v]) => {
+      const problem = tagProblem(k, v);
+      return problem ? [{ path: `aliyun.tags.${k}`, message: `this tag will not be sent: ${problem}` }] : [];
+    });
+  },
   finish(cfg: BootstrapConfig, _problems: ConfigProblem[]): void {
     const gw = cfg.gateway as unknown as AliyunGateway;
     cfg.mqtt.host ??= `${gw.productKey}.iot-as-mqtt.${gw.regionId}.aliyuncs.com`;
@@ -83,6 +100,8 @@ export interface AliyunConfig extends AliyunGateway {
   signMethod: ConnectSignMethod;
   clientId: string;
   sessions: AliyunSessions;
+  /** `aliyun.tags`: the operator's extra tags of the gateway. */
+  tags: Record<string, string>;
 }
 
 /**
@@ -100,5 +119,6 @@ export function aliyunConfig(cfg: BootstrapConfig): AliyunConfig {
     signMethod: cfg.mqtt["signMethod"] as ConnectSignMethod,
     clientId: cfg.mqtt["clientId"] as string,
     sessions: cfg.sessions as AliyunSessions,
+    tags: (cfg as unknown as { aliyun?: { tags?: Record<string, string> } }).aliyun?.tags ?? {},
   };
 }

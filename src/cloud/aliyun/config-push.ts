@@ -6,7 +6,8 @@
 import type { Core, ConfigStage } from "../platform.js";
 import type { AlinkMessage } from "./connection.js";
 
-const CODES: Record<ConfigStage, number> = { request: 460, digest: 460, validation: 460, download: 100010, apply: 100000 };
+/** Reply code of a failed stage (alink.md 3.21): 460 for the request, digest and validation, 1000xx for the rest. */
+export const CONFIG_STAGE_CODES: Record<ConfigStage, number> = { request: 460, digest: 460, validation: 460, download: 100010, apply: 100000 };
 
 export type PushReply = (code: number, data: unknown, message?: string) => Promise<void>;
 
@@ -25,5 +26,5 @@ export async function handleConfigPush(msg: AlinkMessage | null, core: Core, rep
   const digestMethod = typeof body?.["digestMethod"] === "string" ? (body["digestMethod"] as string) : undefined;
   const out = await core.offerConfig({ url, ...(digest !== undefined ? { digest } : {}), ...(digestMethod !== undefined ? { digestMethod } : {}) });
   if (out.ok) return reply(200, echo, out.message);
-  return reply(CODES[out.stage], echo, out.stage === "apply" ? "apply failed" : out.message);
+  return reply(CONFIG_STAGE_CODES[out.stage], echo, out.stage === "apply" ? "apply failed" : out.message);
 }

@@ -17,6 +17,8 @@ export interface DownlinkHandlers {
   serves(key: string): boolean;
   /** thing.model.config.push (gateway identity). */
   configPush(topic: string, msg: AlinkMessage | null): void;
+  /** thing.config.push: the remote configuration file (gateway identity). */
+  remoteConfig?(topic: string, msg: AlinkMessage | null): void;
   /** OTA upgrade pushes and request answers (gateway identity). */
   ota?(topic: string, msg: AlinkMessage | null): void;
   /** The cloud disabled, enabled or deleted a sub-device. */
@@ -78,6 +80,7 @@ export class DownlinkRouter {
   private route(topic: string, msg: AlinkMessage | null): void {
     const gw = this.gateway;
     if (topic === topics.configPush(gw)) return this.handlers.configPush(topic, msg);
+    if (topic === topics.remoteConfigPush(gw) && this.handlers.remoteConfig) return this.handlers.remoteConfig(topic, msg);
     if (this.subs.handleMessage(topic, msg)) return;
     if (topic === topics.otaUpgrade(gw) || topic === topics.otaRequest(gw)) return this.handlers.ota?.(topic, msg);
     const t = parseSysTopic(topic);

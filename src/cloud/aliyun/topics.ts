@@ -33,6 +33,11 @@ export const topics = {
   delete: (d: Identity) => `${sys(d)}/thing/delete`,
   rrpcRequestWildcard: (d: Identity) => `${sys(d)}/rrpc/request/+`,
   rrpcResponse: (d: Identity, messageId: string) => `${sys(d)}/rrpc/response/${messageId}`,
+  // device tags (alink.md 3.17) and remote configuration (3.20)
+  tagsUpdate: (d: Identity) => `${sys(d)}/thing/deviceinfo/update`,
+  tagsDelete: (d: Identity) => `${sys(d)}/thing/deviceinfo/delete`,
+  remoteConfigGet: (d: Identity) => `${sys(d)}/thing/config/get`,
+  remoteConfigPush: (d: Identity) => `${sys(d)}/thing/config/push`,
   // OTA (gateway's own firmware)
   otaInform: (d: Identity) => `/ota/device/inform/${d.productKey}/${d.deviceName}`,
   otaUpgrade: (d: Identity) => `/ota/device/upgrade/${d.productKey}/${d.deviceName}`,
@@ -59,6 +64,8 @@ export function gatewaySubscriptions(gw: Identity): string[] {
     replyTopic(topics.packPost(gw)),
     topics.configPush(gw),
     ...deviceSubscriptions(gw),
+    replyTopic(topics.remoteConfigGet(gw)),
+    topics.remoteConfigPush(gw),
     topics.otaUpgrade(gw),
     topics.otaRequest(gw),
   ];
@@ -76,6 +83,8 @@ export function deviceSubscriptions(d: Identity): string[] {
     topics.enable(d),
     topics.delete(d),
     topics.rrpcRequestWildcard(d),
+    replyTopic(topics.tagsUpdate(d)),
+    replyTopic(topics.tagsDelete(d)),
   ];
 }
 
