@@ -5,6 +5,8 @@ import type { TopicScope } from "./acl.js";
 import type { Faults } from "./faults.js";
 import type { Records, Rejection } from "./records.js";
 import type { DeviceState, Registry } from "./registry.js";
+import type { RemoteConfigs } from "./config.js";
+import type { TagStore } from "./tags.js";
 
 /** Where the platform sends sub-device kick notices (alink.md section 3.9, P13). */
 export type KickNoticeTopic = "logout_reply" | "ext_error";
@@ -33,6 +35,9 @@ export interface Core {
   readonly registry: Registry;
   readonly records: Records;
   readonly faults: Faults;
+  /** Products' remote configuration files (config.ts) and devices' tags (tags.ts). */
+  readonly remoteConfigs: RemoteConfigs;
+  readonly tags: TagStore;
   readonly onlineCap: number;
   readonly loginsPerWindow: number;
   readonly kickNotice: KickNoticeTopic;

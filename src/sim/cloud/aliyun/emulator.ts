@@ -32,6 +32,8 @@ import { testPki } from "../tls-material.js";
 import { isPlainObject } from "../tsl-check.js";
 import { routeUplink } from "./uplink.js";
 import { LOGINS_PER_WINDOW } from "./session.js";
+import { RemoteConfigs, type RemoteConfigFile, type RemoteConfigOptions } from "./config.js";
+import { TagStore } from "./tags.js";
 
 const KICK_MESSAGES: Record<number, string> = {
   427: "device connect in elsewhere",
@@ -81,6 +83,8 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
       registry: this.registry,
       records: this.records,
       faults: this.faults,
+      remoteConfigs: new RemoteConfigs((name, body) => files.put(name, body)),
+      tags: new TagStore(),
       onlineCap: opts.onlineCap ?? 1500,
       loginsPerWindow: opts.loginsPerMinute ?? LOGINS_PER_WINDOW,
       kickNotice: opts.kickNoticeTopic ?? "logout_reply",
@@ -420,6 +424,28 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
     if (!d.online) return false;
     this.endSession(d, { code, message: opts.message ?? KICK_MESSAGES[code] ?? "kicked" });
     return true;
+  }
+
+  /**
+   * A product's remote configuration file (config.ts): uploaded (object as JSON), switched off ("disabled": get is
+   * answered 6713) or removed (null: 6710). Returns what get and push describe it with.
+   */
+  setRemoteConfig(productKey: string, file: object | Buffer | "disabled" | null, opts: RemoteConfigOptions = {}): RemoteConfigFile | undefined {
+    return this.core.remoteConfigs.set(productKey, file, opts);
+  }
+
+  /** Sends `thing.config.push` with the product's current file (or `params` as given) to the device. */
+  async pushRemoteConfig(device: DeviceRef, opts: RequestOptions & { params?: unknown } = {}): Promise<DownlinkReply> {
+    const d = this.requireOnline(device);
+    const entry = this.core.remoteConfigs.get(d.productKey);
+    const params = opts.params ?? (typeof entry === "object" ? entry : undefined);
+    if (params === undefined) throw new Error(`product ${d.productKey} has no remote configuration file`);
+    return this.request(wire.remoteConfigPush(d), { id: this.nextId(), version: "1.0", params, method: "thing.config.push" }, opts);
+  }
+
+  /** The device's tags as the platform holds them. */
+  tags(device: DeviceRef): Record<string, string> {
+    return this.core.tags.of(refKey(device));
   }
 
   /** Hosts a firmware image and pushes it on `/ota/device/upgrade/{pk}/{dn}`; it is also offered on request. */

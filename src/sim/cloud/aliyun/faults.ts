@@ -15,7 +15,11 @@ export type FaultKind =
   | "logout"
   | "propertyPost"
   | "eventPost"
-  | "packPost";
+  | "packPost"
+  /** thing.deviceinfo.update / delete of the device. */
+  | "tags"
+  /** thing.config.get of the device. */
+  | "configGet";
 
 export interface FaultOptions {
   /**

@@ -40,6 +40,12 @@
  * - **Sessions** die with the gateway's connection. Kick notices (`kick()`, disable, delete, a login from
  *   another gateway) go to `combine/logout_reply` (or `/ext/error` with `kickNoticeTopic: "ext_error"`)
  *   as `{id, code, message, data: {productKey, deviceName}}`.
+ * - **Tags** (tags.ts): `thing.deviceinfo.update` / `delete` under the device's identity, 1..200 entries, keys
+ *   `^[A-Za-z_][A-Za-z0-9_]*$` ≤ 100 bytes, string values; else 460 and no tag changes. `tags(device)` reads them.
+ * - **Remote configuration** (config.ts): `setRemoteConfig(pk, file | "disabled" | null)` hosts a product's file
+ *   (≤ 64 KB) on the HTTPS file server; `thing.config.get` is answered with its description (200), 6710 without
+ *   a file, 6713 when switched off, 460 for params other than `{configScope: "product", getType: "file"}`;
+ *   `pushRemoteConfig(device)` sends `thing.config.push`.
  *
  * ## Assertions
  * `connects`, `accepted.properties` / `accepted.events`, `rejected`, `logins`, `logouts`, `kicks`, `ota`,
@@ -55,7 +61,7 @@
  *
  * ## Faults and outages
  * `failNext(kind, code, {device?, count?})` answers the next matching request with `code` (kinds: connect,
- * register, topoAdd, topoDelete, topoGet, login, logout, propertyPost, eventPost, packPost).
+ * register, topoAdd, topoDelete, topoGet, login, logout, propertyPost, eventPost, packPost, tags, configGet).
  * `outage()` drops every connection and closes the listener; `restore()` listens again on the same port.
  */
 export { CloudEmulator } from "./emulator.js";

@@ -9,6 +9,7 @@ import { handleEventPost, handlePackPost, handlePropertyPost } from "./data.js";
 import type { OtaDesk } from "./ota.js";
 import type { PendingReplies } from "./pending.js";
 import { keyOf } from "./registry.js";
+import { handleConfigGet } from "./config.js";
 import { handleLogin, handleLogout } from "./session.js";
 import { handleRegister, handleTopoAdd, handleTopoDelete, handleTopoGet } from "./topo.js";
 
@@ -59,6 +60,8 @@ function routeSys(core: Core, up: Uplink, pending: PendingReplies): void {
     return;
   }
   if (rest === "thing/event/property/post") return handlePropertyPost(core, up, device);
+  if (rest === "thing/deviceinfo/update" || rest === "thing/deviceinfo/delete") return core.tags.handle(core, up, device, rest.endsWith("update") ? "update" : "delete");
+  if (rest === "thing/config/get") return handleConfigGet(core, up, device, core.remoteConfigs);
   const event = /^thing\/event\/([^/]+)\/post$/.exec(rest);
   if (event && event[1] !== "property") return handleEventPost(core, up, device, event[1]!);
   const gatewayHandler = GATEWAY_ONLY.get(rest);

@@ -14,6 +14,7 @@ const SYS = (d: Identity) => `/sys/${d.productKey}/${d.deviceName}`;
 /** Downlink and notice topics the platform publishes to (alink.md section 2). */
 export const wire = {
   configPush: (gw: Identity) => `${SYS(gw)}/thing/model/config/push`,
+  remoteConfigPush: (d: Identity) => `${SYS(d)}/thing/config/push`,
   propertySet: (d: Identity) => `${SYS(d)}/thing/service/property/set`,
   propertyGet: (d: Identity) => `${SYS(d)}/thing/service/property/get`,
   service: (d: Identity, identifier: string) => `${SYS(d)}/thing/service/${identifier}`,
