@@ -236,7 +236,7 @@ test("Alibaba's keys and defaults are unchanged, behind the typed view", () => {
   const cfg = validateBootstrap(minimal(), "/etc/fieldbridge");
   assert.deepEqual(aliyunConfig(cfg), {
     productKey: "a1GwProduct", deviceName: "gw-001", deviceSecret: "0123456789abcdef0123456789abcdef", regionId: "cn-shanghai",
-    signMethod: "hmacsha256", clientId: "gw-001", sessions: { maxOnline: 1500, loginsPerSecond: 50, batchSize: 10, pruneTopology: true },
+    signMethod: "hmacsha256", clientId: "gw-001", sessions: { maxOnline: 1500, loginsPerSecond: 50, batchSize: 10, pruneTopology: true }, tags: {},
   });
   assert.deepEqual({ ...cfg.mqtt }, {
     host: "a1GwProduct.iot-as-mqtt.cn-shanghai.aliyuncs.com", port: 1883, tls: true, keepaliveSeconds: 300, signMethod: "hmacsha256",
