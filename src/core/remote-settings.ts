@@ -113,6 +113,9 @@ export class RemoteSettings {
     if (e && id !== null && e.id === id && e.digest === (o.digest ?? "") && e.stage === "validation") {
       return { ok: false, stage: e.stage, message: e.message, problems: e.problems };
     }
+    if (o.size !== undefined && o.size > MAX_SETTINGS_BYTES) {
+      return this.failed(o, "validation", `remote settings refused: the file is ${o.size} bytes, at most ${MAX_SETTINGS_BYTES}`, [`$: larger than ${MAX_SETTINGS_BYTES} bytes`]);
+    }
     this.o.logger.info({ id, url: redactUrl(o.url) }, "remote settings offered; downloading");
     let bytes: Buffer;
     try {
