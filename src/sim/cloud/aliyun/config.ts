@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import type { Core, Uplink } from "./context.js";
 import type { DeviceState } from "./registry.js";
+import { fail } from "./topo.js";
 
 export const MAX_CONFIG_BYTES = 64 * 1024;
 
@@ -63,10 +64,7 @@ export class RemoteConfigs {
 export function handleConfigGet(core: Core, up: Uplink, device: DeviceState, configs: RemoteConfigs): void {
   const params = up.msg?.["params"];
   const p = typeof params === "object" && params !== null && !Array.isArray(params) ? (params as Record<string, unknown>) : undefined;
-  const refuse = (code: number, message: string) => {
-    core.reply(up, code, { message });
-    core.reject({ deviceKey: device.key, topic: up.topic, msgId: up.id === undefined ? undefined : String(up.id), code, reason: message });
-  };
+  const refuse = (code: number, message: string) => fail(core, up, code, message, device.key);
   if (up.id === undefined || up.msg?.["method"] !== "thing.config.get") return refuse(460, "request parameter error: id and method thing.config.get are required");
   if (!p || p["configScope"] !== "product" || p["getType"] !== "file") return refuse(460, "request parameter error: params.configScope must be product and params.getType file");
   const fault = core.faults.take("configGet", [device.key]);

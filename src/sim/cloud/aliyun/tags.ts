@@ -7,6 +7,7 @@
  */
 import type { Core, Uplink } from "./context.js";
 import type { DeviceState } from "./registry.js";
+import { fail } from "./topo.js";
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const MAX_TAGS = 200;
@@ -19,10 +20,7 @@ export class TagStore {
   }
 
   handle(core: Core, up: Uplink, device: DeviceState, op: "update" | "delete"): void {
-    const refuse = (code: number, message: string) => {
-      core.reply(up, code, { message });
-      core.reject({ deviceKey: device.key, topic: up.topic, msgId: up.id === undefined ? undefined : String(up.id), code, reason: message });
-    };
+    const refuse = (code: number, message: string) => fail(core, up, code, message, device.key);
     const problem = check(up, op);
     if (problem) return refuse(460, `request parameter error: ${problem}`);
     const fault = core.faults.take("tags", [device.key]);

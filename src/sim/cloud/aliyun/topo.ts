@@ -25,7 +25,8 @@ function listParams(up: Uplink, method: string): Item[] | string {
   return params as Item[];
 }
 
-function fail(core: Core, up: Uplink, code: number, reason: string, deviceKey?: string): void {
+/** Answers `up` with `code` and records the refusal. */
+export function fail(core: Core, up: Uplink, code: number, reason: string, deviceKey?: string): void {
   core.reply(up, code, { message: reason });
   core.reject({ topic: up.topic, msgId: up.id === undefined ? undefined : String(up.id), code, reason, ...(deviceKey ? { deviceKey } : {}) });
 }
