@@ -54,7 +54,7 @@ export class RemoteSettings {
   readonly effective: BootstrapConfig;
   private running: BootstrapConfig;
   private current: (Persisted & { source: "persisted" | "push"; appliedAt: number; flat: FlatSettings }) | undefined;
-  private lastError: { at: number; id: string | null; digest?: string; stage: ConfigStage; message: string; problems: string[] } | undefined;
+  private lastError: { at: number; id: string | null; offer: string; stage: ConfigStage; message: string; problems: string[] } | undefined;
   private appliers: Partial<LiveAppliers> = {};
   private chain: Promise<unknown> = Promise.resolve();
   private readonly file: string;
@@ -110,7 +110,7 @@ export class RemoteSettings {
     }
     // The same refused file offered again (each reconnect asks): refused again without downloading or logging.
     const e = this.lastError;
-    if (e && id !== null && e.id === id && e.digest === (o.digest ?? "") && e.stage === "validation") {
+    if (e && id !== null && e.offer === offerKey(o) && e.stage === "validation") {
       return { ok: false, stage: e.stage, message: e.message, problems: e.problems };
     }
     if (o.size !== undefined && o.size > MAX_SETTINGS_BYTES) {
@@ -185,7 +185,7 @@ export class RemoteSettings {
   }
 
   private failed(o: ConfigOffer, stage: ConfigStage, message: string, problems: string[]): ConfigOutcome {
-    this.lastError = { at: Date.now(), id: o.version ?? null, digest: o.digest ?? "", stage, message, problems };
+    this.lastError = { at: Date.now(), id: o.version ?? null, offer: offerKey(o), stage, message, problems };
     this.o.logger.error({ id: o.version ?? null, stage, problems }, message);
     return { ok: false, stage, message, problems };
   }
@@ -204,4 +204,9 @@ export class RemoteSettings {
         : null,
     };
   }
+}
+
+/** What identifies one offered file: the platform's id, its digest and its announced size. */
+function offerKey(o: ConfigOffer): string {
+  return JSON.stringify([o.version ?? null, o.digest ?? "", o.size ?? null]);
 }
