@@ -99,7 +99,9 @@ export class RecordOutbox {
     if (this.closed || o.limit <= 0) return { records, lastSeq: cursor, exhausted: false };
     const maxSeq = o.maxSeq ?? Number.MAX_SAFE_INTEGER;
     const scanLimit = o.scanLimit ?? 2_000;
-    const chunk = Math.min(256, Math.max(32, o.limit * 2));
+    // Rows are read in chunks of about what is asked for: in a backlog almost every row is taken, and reading
+    // further than the limit would read the rest again on the next take.
+    const chunk = Math.min(256, Math.max(16, o.limit));
     const deleting = this.storage.deleting;
     let scanned = 0;
     while (records.length < o.limit && scanned < scanLimit) {
