@@ -143,18 +143,46 @@ export async function measureWindow(daemon: BenchDaemon, cloud: { counter: { sna
 
 /** Runs the bare modbus-serial loop (ceiling.ts) in its own process and returns its result. */
 export async function runCeiling(plan: CeilingPlan): Promise<CeilingResult> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "ceiling.ts"), JSON.stringify(plan)], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  return await runChild<CeilingResult>(["--import", "tsx", path.join(HERE, "ceiling.ts"), JSON.stringify(plan)], plan.warmupMs + plan.seconds * 1000 + 30_000, "ceiling client");
+}
+
+export interface BarePlan {
+  host: string;
+  channels: Array<{ port: number; units: number[] }>;
+  points: number;
+  periodMs: number;
+  warmupMs: number;
+  seconds: number;
+  publishUrl: string;
+}
+
+export interface BareResult {
+  reads: number;
+  points: number;
+  errors: number;
+  published: number;
+  seconds: number;
+  cpuPercent: number;
+  rssPeak: number;
+  rssMean: number;
+  skippedSlots: number;
+}
+
+/** Runs the bare script (bare-script.mjs, plain node, no loader) in its own process and returns its result. */
+export async function runBareScript(plan: BarePlan): Promise<BareResult> {
+  return await runChild<BareResult>([path.join(HERE, "bare-script.mjs"), JSON.stringify(plan)], plan.warmupMs + plan.seconds * 1000 + 30_000, "bare script");
+}
+
+async function runChild<T>(args: string[], limitMs: number, what: string): Promise<T> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const limit = plan.warmupMs + plan.seconds * 1000 + 30_000;
-  const timer = setTimeout(() => child.kill("SIGKILL"), limit);
+  const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
   const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
   clearTimeout(timer);
   const line = out.trim().split("\n").pop() ?? "";
-  if (code !== 0 || !line.startsWith("{")) throw new Error(`ceiling client failed (exit ${code}): ${err.trim().slice(0, 500)}`);
-  return JSON.parse(line) as CeilingResult;
+  if (code !== 0 || !line.startsWith("{")) throw new Error(`${what} failed (exit ${code}): ${err.trim().slice(0, 500)}`);
+  return JSON.parse(line) as T;
 }
