@@ -3,7 +3,6 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { CeilingPlan, CeilingResult } from "./ceiling.js";
 import { BenchDaemon, cpuPercent, type ProbeReport } from "./daemon.js";
 import type { CloudCounts, RunDir } from "./rig.js";
 import { sleep } from "./stats.js";
@@ -141,48 +140,45 @@ export async function measureWindow(daemon: BenchDaemon, cloud: { counter: { sna
   };
 }
 
-/** Runs the bare modbus-serial loop (ceiling.ts) in its own process and returns its result. */
-export async function runCeiling(plan: CeilingPlan): Promise<CeilingResult> {
-  return await runChild<CeilingResult>(["--import", "tsx", path.join(HERE, "ceiling.ts"), JSON.stringify(plan)], plan.warmupMs + plan.seconds * 1000 + 30_000, "ceiling client");
-}
-
+/** What the bare client (bare-client.mjs) is asked to do. */
 export interface BarePlan {
   host: string;
   channels: Array<{ port: number; units: number[] }>;
   points: number;
   periodMs: number;
+  paced: boolean;
   warmupMs: number;
   seconds: number;
-  publishUrl: string;
+  /** Publish one JSON message per read to this broker (mqtt://…): the bare script of the light scenarios. */
+  publishUrl?: string;
 }
 
 export interface BareResult {
   reads: number;
   points: number;
   errors: number;
+  /** Messages the broker acknowledged in the window (publishUrl only). */
   published: number;
   seconds: number;
   cpuPercent: number;
+  /** Resident memory over the window, bytes (sampled every 200 ms). */
   rssPeak: number;
   rssMean: number;
+  /** Cycles that started late because the previous one overran (paced only). */
   skippedSlots: number;
 }
 
-/** Runs the bare script (bare-script.mjs, plain node, no loader) in its own process and returns its result. */
-export async function runBareScript(plan: BarePlan): Promise<BareResult> {
-  return await runChild<BareResult>([path.join(HERE, "bare-script.mjs"), JSON.stringify(plan)], plan.warmupMs + plan.seconds * 1000 + 30_000, "bare script");
-}
-
-async function runChild<T>(args: string[], limitMs: number, what: string): Promise<T> {
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+/** Runs the bare client (plain node, no loader) in its own process and returns its result. */
+export async function runBareClient(plan: BarePlan): Promise<BareResult> {
+  const child = spawn(process.execPath, [path.join(HERE, "bare-client.mjs"), JSON.stringify(plan)], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
+  const timer = setTimeout(() => child.kill("SIGKILL"), plan.warmupMs + plan.seconds * 1000 + 30_000);
   const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
   clearTimeout(timer);
   const line = out.trim().split("\n").pop() ?? "";
-  if (code !== 0 || !line.startsWith("{")) throw new Error(`${what} failed (exit ${code}): ${err.trim().slice(0, 500)}`);
-  return JSON.parse(line) as T;
+  if (code !== 0 || !line.startsWith("{")) throw new Error(`bare client failed (exit ${code}): ${err.trim().slice(0, 500)}`);
+  return JSON.parse(line) as BareResult;
 }

@@ -2,14 +2,14 @@
  * Light on a small board: the daemon against a bare script doing the same work without its guarantees. D Modbus
  * TCP devices x 10 holding registers every 100 ms, plain MQTT, `store.sync` full, trigger 1 (every value reported).
  * First the daemon (through the Alibaba emulator, values counted where it accepts them), then in the same run the
- * bare script (`lib/bare-script.mjs`, plain node: modbus-serial reads and one mqtt.js QoS 1 JSON message per read
+ * bare script (`lib/bare-client.mjs` with `publishUrl`: modbus-serial reads and one mqtt.js QoS 1 JSON message per read
  * to a plain aedes broker in this process; no validation, no durability), paced by the same period slots.
  * Reported: the daemon's CPU and RSS divided by, and above, the script's.
  */
 import net from "node:net";
 import type { LogSummary } from "../lib/daemon.js";
 import { env } from "../lib/env.js";
-import { measureWindow, runBareScript, startSteady, type BareResult, type WindowResult } from "../lib/measure.js";
+import { measureWindow, runBareClient, startSteady, type BareResult, type WindowResult } from "../lib/measure.js";
 import type { ScenarioBody } from "../lib/result.js";
 import { METER, meterTsl, modbusDocument, startCloud, startModbusField, writeDaemonConfig } from "../lib/rig.js";
 import { fmt, fmtInt, mb, sleep } from "../lib/stats.js";
@@ -65,11 +65,12 @@ export async function lightScenario(devices: number): Promise<ScenarioBody> {
       await steady.daemon.stop();
       logs = steady.daemon.logSummary();
     }
-    bare = await runBareScript({
+    bare = await runBareClient({
       host: "127.0.0.1",
       channels: field.sims.map((s, i) => ({ port: s.port, units: field.devices.filter((d) => d.sim === i).map((d) => d.unit) })),
       points: POINTS,
       periodMs: PERIOD_MS,
+      paced: true,
       warmupMs: 2000,
       seconds,
       publishUrl: plain.url,

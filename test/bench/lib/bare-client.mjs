@@ -1,14 +1,19 @@
 /**
- * The bare script of the light-* scenarios, in plain JavaScript so that no TypeScript loader adds to its memory
- * (the daemon under test runs from dist/ without one either): modbus-serial block reads of every device on each
- * period slot, one connection per channel, one request at a time on it, and after each read one JSON message of
- * the device's values published with mqtt.js at QoS 1 over plain MQTT. No validation, no report policy, no
- * durability: the least any bridge must do.
+ * The bare client: what reading and publishing cost without fieldbridge, in plain JavaScript so that no
+ * TypeScript loader adds to its memory (the daemon under test runs from dist/ without one either). One
+ * modbus-serial connection per channel, one request at a time on it, one readHoldingRegisters of all points per
+ * device per cycle. Run as its own process:
  *
- *   node test/bench/lib/bare-script.mjs '<plan JSON>'      prints one result JSON line
+ *   node test/bench/lib/bare-client.mjs '<plan JSON>'      prints one result JSON line
  *
- * plan: { host, channels: [{ port, units }], points, periodMs, warmupMs, seconds, publishUrl }
+ * plan: { host, channels: [{ port, units }], points, periodMs, paced, warmupMs, seconds, publishUrl? }
  * result: { reads, points, errors, published, seconds, cpuPercent, rssPeak, rssMean, skippedSlots }
+ *
+ * Paced: a cycle starts on each period slot; a slot that comes while the previous cycle still runs is skipped, as
+ * the gateway's slot timer does. Unpaced: cycles back to back (what the client could do at most). Without
+ * `publishUrl` it is the poll scenarios' ceiling of reading only; with it, the light scenarios' bare script: after
+ * each read one JSON message of the device's values is published with mqtt.js at QoS 1 over plain MQTT, with no
+ * validation, no report policy and no durability.
  */
 import mb from "modbus-serial";
 import mqtt from "mqtt";
@@ -24,7 +29,7 @@ async function main(plan) {
       return client;
     }),
   );
-  const broker = await mqtt.connectAsync(plan.publishUrl, { clientId: "bare-script", reconnectPeriod: 0 });
+  const broker = plan.publishUrl ? await mqtt.connectAsync(plan.publishUrl, { clientId: "bare-client", reconnectPeriod: 0 }) : undefined;
   const origin = performance.now();
   const windowStart = origin + plan.warmupMs;
   const end = windowStart + plan.seconds * 1000;
@@ -45,8 +50,10 @@ async function main(plan) {
     const units = plan.channels[index].units;
     let slot = 0;
     while (performance.now() < end) {
-      const wait = origin + slot * plan.periodMs - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (plan.paced) {
+        const wait = origin + slot * plan.periodMs - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
       for (const unit of units) {
         client.setID(unit);
         try {
@@ -54,6 +61,7 @@ async function main(plan) {
           const now = performance.now();
           const inWindow = now >= windowStart && now < end;
           if (inWindow) reads++;
+          if (!broker) continue;
           const values = {};
           for (let i = 0; i < res.data.length; i++) values[`P${i}`] = res.data[i];
           broker.publish(`bare/${index}/${unit}`, JSON.stringify({ ts: Date.now(), values }), { qos: 1 }, (err) => {
@@ -63,6 +71,7 @@ async function main(plan) {
           errors++;
         }
       }
+      if (!plan.paced) continue;
       const next = slot + 1;
       const latest = Math.floor((performance.now() - origin) / plan.periodMs);
       if (latest >= next) {
@@ -76,7 +85,7 @@ async function main(plan) {
   clearInterval(sampler);
   const cpu = process.cpuUsage(cpuBase);
   await Promise.all(clients.map((c) => new Promise((r) => c.close(() => r()))));
-  await broker.endAsync();
+  await broker?.endAsync();
   return {
     reads,
     points: reads * plan.points,
@@ -96,7 +105,7 @@ main(JSON.parse(process.argv[2])).then(
     process.exit(0);
   },
   (err) => {
-    process.stderr.write(`bare script: ${err.message}\n`);
+    process.stderr.write(`bare client: ${err.message}\n`);
     process.exit(1);
   },
 );
