@@ -241,9 +241,12 @@ export class Drains {
   private pumpLane(r: Route, lane: Lane, ready: (d: DeviceKey) => boolean): Progress {
     const limit = Math.max(1, this.target.maxRecordsPerSend);
     const heldCache = new Map<DeviceKey, boolean>();
+    // A backlog scanned to its end with nothing skipped has nothing left waiting but what is in flight (a failed
+    // send reopens the backlog): the outbox need not be asked per device then, which it would be on every poll.
+    const backlogClear = lane.backlogDone && !lane.skipped;
     const held = (d: DeviceKey): boolean => {
       let h = heldCache.get(d);
-      if (h === undefined) heldCache.set(d, (h = (this.replayInFlight.get(d) ?? 0) > 0 || this.outbox.hasWaiting(d, lane.backlogEnd)));
+      if (h === undefined) heldCache.set(d, (h = (this.replayInFlight.get(d) ?? 0) > 0 || (!backlogClear && this.outbox.hasWaiting(d, lane.backlogEnd))));
       return h;
     };
     for (;;) {

@@ -98,7 +98,6 @@ export function wireBody(platform: PlatformName, topic: string, payload: string,
 
 /** The record of a row; throws when the body cannot be read (a damaged row or a kind of a newer build). */
 export function decodeRecord(row: RecordRow, attempts: number): UplinkRecord {
-  const base = { seq: row.seq, device: row.device, time: row.time, attempts };
   const body = JSON.parse(row.body) as unknown;
   switch (row.kind) {
     case "properties": {
@@ -108,15 +107,15 @@ export function decodeRecord(row: RecordRow, attempts: number): UplinkRecord {
         const v = body[i] as [string, TslValue, number];
         values[i] = { identifier: v[0], value: v[1], time: v[2] };
       }
-      return { ...base, kind: "properties", values };
+      return { seq: row.seq, device: row.device, time: row.time, attempts, kind: "properties", values };
     }
     case "event":
       if (!Array.isArray(body) || typeof body[0] !== "string") break;
-      return { ...base, kind: "event", identifier: body[0], outputs: body[1] as Record<string, TslValue> };
+      return { seq: row.seq, device: row.device, time: row.time, attempts, kind: "event", identifier: body[0], outputs: body[1] as Record<string, TslValue> };
     case "wire": {
       const w = body as { platform?: PlatformName; topic?: string; payload?: string; devices?: string[] } | null;
       if (!w || typeof w.topic !== "string" || typeof w.payload !== "string") break;
-      return { ...base, kind: "wire", platform: w.platform ?? "aliyun", topic: w.topic, payload: w.payload, devices: w.devices ?? [row.device] };
+      return { seq: row.seq, device: row.device, time: row.time, attempts, kind: "wire", platform: w.platform ?? "aliyun", topic: w.topic, payload: w.payload, devices: w.devices ?? [row.device] };
     }
   }
   throw new Error(`record ${row.seq} of ${row.device} has an unreadable ${row.kind} body`);

@@ -27,6 +27,7 @@ export class RecordStorage {
   private readonly maxBytes: number;
   private readonly maxAgeMs: number;
   private readonly batchDelayMs: number;
+  private readonly settleDelayMs: number;
   private readonly maxBatch: number;
   private readonly writeRetryMs: number;
 
@@ -51,6 +52,8 @@ export class RecordStorage {
   private deletingBytes = 0;
   private blockedUntil = 0;
   private batchTimer: NodeJS.Timeout | undefined;
+  /** When the scheduled commit runs (performance.now() ms). */
+  private batchDue = 0;
   private readonly expireTimer: NodeJS.Timeout;
   private closed = false;
 
@@ -69,6 +72,7 @@ export class RecordStorage {
     this.maxBytes = positive("maxBytes", options.maxBytes ?? 256 * MiB);
     this.maxAgeMs = positive("maxAgeHours", options.maxAgeHours ?? 24) * 3_600_000;
     this.batchDelayMs = nonNegative("batchDelayMs", options.batchDelayMs ?? 5);
+    this.settleDelayMs = Math.max(this.batchDelayMs, nonNegative("settleDelayMs", options.settleDelayMs ?? 50));
     this.maxBatch = positive("maxBatch", options.maxBatch ?? 500);
     this.writeRetryMs = nonNegative("writeRetryMs", options.writeRetryMs ?? 5_000);
     const expireIntervalMs = positive("expireIntervalMs", options.expireIntervalMs ?? 60_000);
@@ -151,12 +155,12 @@ export class RecordStorage {
     this.deleting.set(seq, { bytes, device });
     this.deletingBytes += bytes;
     this.pendingDeletes.push(seq);
-    this.scheduleCommit();
+    this.scheduleCommit(this.settleDelayMs);
   }
 
   queueAttempts(seq: number, attempts: number): void {
     this.attemptUpdates.set(seq, attempts);
-    this.scheduleCommit();
+    this.scheduleCommit(this.settleDelayMs);
   }
 
   /** The attempt count of `seq` waiting for the next commit, if any. */
@@ -207,9 +211,20 @@ export class RecordStorage {
     this.closed = true;
   }
 
-  private scheduleCommit(): void {
-    if (this.batchTimer || this.closed) return;
-    const wait = Math.max(this.batchDelayMs, this.blockedUntil - this.now());
+  /**
+   * Commits within `delayMs` (appends: `batchDelayMs`). Deletes and attempt counts alone wait longer
+   * (`settleDelayMs`): losing them in a crash sends a record once more, it loses nothing, and one fsync then
+   * settles the acknowledgements of many sends. An append due sooner brings a waiting commit forward.
+   */
+  private scheduleCommit(delayMs = this.batchDelayMs): void {
+    if (this.closed) return;
+    const wait = Math.max(delayMs, this.blockedUntil - this.now());
+    const due = performance.now() + wait;
+    if (this.batchTimer) {
+      if (this.batchDue <= due) return;
+      clearTimeout(this.batchTimer);
+    }
+    this.batchDue = due;
     this.batchTimer = setTimeout(() => {
       this.batchTimer = undefined;
       this.commit();

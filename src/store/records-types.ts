@@ -8,8 +8,13 @@ export interface RecordOutboxOptions {
   maxBytes?: number;
   /** Records whose sample time is older than this are dropped (default 24). */
   maxAgeHours?: number;
-  /** Appends, deletes and attempt counts within this window share one transaction (default 5 ms). */
+  /** Appends within this window share one transaction (default 5 ms). */
   batchDelayMs?: number;
+  /**
+   * Deletes of acknowledged records and attempt counts, when no append is waiting, are committed within this window
+   * (default 50 ms, at least `batchDelayMs`): a crash inside it sends those records once more and loses nothing.
+   */
+  settleDelayMs?: number;
   /** A batch this large is committed at once, without waiting for the window (default 500). */
   maxBatch?: number;
   /** How often the age limit is applied (default 60 s). */

@@ -26,6 +26,8 @@ interface Held {
 }
 
 type SeqBytes = { seq: number; bytes: number };
+/** seq, device, kind, time, body, attempts, bytes (COLUMNS). */
+type RawRow = [number, string, string, number, string, number, number];
 
 export interface RecordOutboxDeps {
   db: Database;
@@ -40,8 +42,9 @@ export class RecordOutbox {
   private readonly now: () => number;
   private readonly storage: RecordStorage;
 
-  private readonly rangeStmt: Statement<[number, number, number], RecordRow>;
-  private readonly deviceRangeStmt: Statement<[string, number, number, number], RecordRow>;
+  /** Raw statements (rows as arrays in COLUMNS order): no object per row on the hottest read. */
+  private readonly rangeStmt: Statement<[number, number, number], RawRow>;
+  private readonly deviceRangeStmt: Statement<[string, number, number, number], RawRow>;
   private readonly deviceSeqStmt: Statement<[string, number, number, number], SeqBytes>;
   private readonly byDeviceStmt: Statement<[number], { device: string; n: number }>;
   private readonly countStmt: Statement<[number], { n: number }>;
@@ -62,8 +65,8 @@ export class RecordOutbox {
     this.log = deps.logger;
     this.now = deps.now ?? Date.now;
     const db = deps.db;
-    this.rangeStmt = db.prepare(`SELECT ${COLUMNS} FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`);
-    this.deviceRangeStmt = db.prepare(`SELECT ${COLUMNS} FROM records WHERE device = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`);
+    this.rangeStmt = db.prepare<[number, number, number], RawRow>(`SELECT ${COLUMNS} FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`).raw(true);
+    this.deviceRangeStmt = db.prepare<[string, number, number, number], RawRow>(`SELECT ${COLUMNS} FROM records WHERE device = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`).raw(true);
     this.deviceSeqStmt = db.prepare("SELECT seq, bytes FROM records WHERE device = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?");
     this.byDeviceStmt = db.prepare("SELECT device, count(*) AS n FROM records WHERE seq <= ? GROUP BY device");
     this.countStmt = db.prepare("SELECT count(*) AS n FROM records WHERE seq <= ?");
@@ -99,18 +102,23 @@ export class RecordOutbox {
     if (this.closed || o.limit <= 0) return { records, lastSeq: cursor, exhausted: false };
     const maxSeq = o.maxSeq ?? Number.MAX_SAFE_INTEGER;
     const scanLimit = o.scanLimit ?? 2_000;
-    const chunk = Math.min(256, Math.max(32, o.limit * 2));
+    // Rows are read in chunks of about what is asked for: in a backlog almost every row is taken, and reading
+    // further than the limit would read the rest again on the next take.
+    const chunk = Math.min(256, Math.max(16, o.limit));
     const deleting = this.storage.deleting;
     let scanned = 0;
     while (records.length < o.limit && scanned < scanLimit) {
       const n = Math.min(chunk, scanLimit - scanned);
       const rows = o.device === undefined ? this.rangeStmt.all(cursor, maxSeq, n) : this.deviceRangeStmt.all(o.device, cursor, maxSeq, n);
-      for (const r of rows) {
+      for (const raw of rows) {
         scanned++;
-        cursor = r.seq;
-        if (this.inFlight.has(r.seq) || deleting.has(r.seq)) continue;
-        if (o.accept && !o.accept(r.device)) continue;
-        const attempts = this.storage.pendingAttempts(r.seq) ?? r.attempts;
+        const seq = raw[0];
+        cursor = seq;
+        if (this.inFlight.has(seq) || deleting.has(seq)) continue;
+        const device = raw[1];
+        if (o.accept && !o.accept(device)) continue;
+        const r: RecordRow = { seq, device, kind: raw[2], time: raw[3], body: raw[4], attempts: raw[5], bytes: raw[6] };
+        const attempts = this.storage.pendingAttempts(seq) ?? r.attempts;
         let record: UplinkRecord;
         try {
           record = decodeRecord(r, attempts);
@@ -118,12 +126,12 @@ export class RecordOutbox {
           this.dropUnreadable(r, err);
           continue;
         }
-        this.inFlight.set(r.seq, { bytes: r.bytes, device: r.device, attempts });
+        this.inFlight.set(seq, { bytes: r.bytes, device, attempts });
         records.push(record);
         if (records.length >= o.limit) break;
       }
       // A short chunk read to its end is the end of the range: no second query to find that out.
-      if (rows.length < n && (rows.length === 0 || cursor === rows[rows.length - 1]!.seq)) return { records, lastSeq: cursor, exhausted: true };
+      if (rows.length < n && (rows.length === 0 || cursor === rows[rows.length - 1]![0])) return { records, lastSeq: cursor, exhausted: true };
     }
     return { records, lastSeq: cursor, exhausted: cursor >= maxSeq };
   }

@@ -14,7 +14,7 @@ import { after, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ModbusTcpSimulator } from "../../src/sim/modbus/index.js";
 import { cpuPercent, type ProbeReport } from "./lib/daemon.js";
-import { runCeiling } from "./lib/measure.js";
+import { runBareClient } from "./lib/measure.js";
 import { percentile } from "./lib/stats.js";
 
 const PROBE = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), "lib", "probe.mjs")).href;
@@ -92,13 +92,13 @@ test("the bare-client ceiling reads every device once per period, and more when 
   try {
     const plan = { host: "127.0.0.1", channels: [{ port: sim.port, units: [1, 2, 3] }], points: 10, periodMs: 100, paced: true, warmupMs: 300, seconds: 2 };
     const before = sim.requests;
-    const paced = await runCeiling(plan);
+    const paced = await runBareClient(plan);
     assert.equal(paced.errors, 0);
     // 2 s of 100 ms slots: at most 21 cycles of 3 reads in the window; scheduling may skip a few slots.
     assert.ok(paced.reads <= 63 && paced.reads >= 30, `paced reads ${paced.reads}`);
     assert.equal(paced.points, paced.reads * 10);
     assert.ok(sim.requests - before >= paced.reads, "every counted read reached the simulator");
-    const flat = await runCeiling({ ...plan, paced: false, seconds: 1 });
+    const flat = await runBareClient({ ...plan, paced: false, seconds: 1 });
     assert.equal(flat.errors, 0);
     assert.ok(flat.reads > paced.reads, `unpaced ${flat.reads} vs paced ${paced.reads}`);
   } finally {

@@ -34,6 +34,14 @@ export const SCENARIOS: Record<string, { title: string; run: () => Promise<Scena
     title: "Lierda, 1000 devices (one connection each) x 5 points @ 1 s",
     run: async () => (await import("./scenarios/devices.js")).devicesScenario("lierda"),
   },
+  "light-10k": {
+    title: "Light, 10,000 values/s against a bare script",
+    run: async () => (await import("./scenarios/light.js")).lightScenario(100),
+  },
+  "light-50k": {
+    title: "Light, 50,000 values/s against a bare script",
+    run: async () => (await import("./scenarios/light.js")).lightScenario(500),
+  },
   latency: {
     title: "Latency, register change → PUBLISH at the broker",
     run: async () => (await import("./scenarios/latency.js")).latencyScenario(),

@@ -4,13 +4,13 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger } from "../../src/ops/logger.js";
 import { openStore } from "../../src/store/store.js";
+import { runAndKill } from "../helpers/crash-child.js";
 import type { NewRecord, UplinkRecord } from "../../src/cloud/platform.js";
 
 interface ChildReport {
@@ -55,37 +55,6 @@ async function child(dir: string, sync: "full" | "normal"): Promise<void> {
   setInterval(() => undefined, 1_000); // wait for the kill
 }
 
-async function runAndKill(t: TestContext, dir: string, sync: "full" | "normal"): Promise<ChildReport> {
-  const proc = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url)], {
-    env: { ...process.env, [CHILD_ENV]: dir, FB_STORE_CRASH_SYNC: sync },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  t.after(() => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
-  });
-  let out = "";
-  let err = "";
-  proc.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const report = await new Promise<ChildReport>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child gave no report within 20 s: ${err}`)), 20_000);
-    proc.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf("\n");
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve(JSON.parse(out.slice(0, nl)) as ChildReport);
-      }
-    });
-    proc.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`child exited early (${code}): ${err}`));
-    });
-  });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.on("exit", (_code, signal) => resolve(signal)));
-  proc.kill("SIGKILL");
-  assert.equal(await exited, "SIGKILL");
-  return report;
-}
 
 function tempDir(t: TestContext): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fb-crash-"));
@@ -100,7 +69,7 @@ if (childDir) {
   for (const sync of ["full", "normal"] as const) {
     test(`after kill -9 (sync ${sync}) every flushed record is there in order, in-flight ones pending with their values`, async (t) => {
       const dir = tempDir(t);
-      const report = await runAndKill(t, dir, sync);
+      const report = await runAndKill<ChildReport>(t, fileURLToPath(import.meta.url), { [CHILD_ENV]: dir, FB_STORE_CRASH_SYNC: sync });
       assert.equal(report.flushed.length, 1_000);
       assert.equal(report.inFlight.length, 6);
 

@@ -5,13 +5,13 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger } from "../../src/ops/logger.js";
 import { openStore } from "../../src/store/store.js";
+import { runAndKill } from "../helpers/crash-child.js";
 
 interface ChildReport {
   seqs: number[];
@@ -23,7 +23,7 @@ interface ChildReport {
 const CHILD_ENV = "FB_RECORDS_CRASH_DIR";
 
 async function child(dir: string): Promise<void> {
-  const store = openStore(dir, { logger: createLogger("silent"), sync: "normal", records: { batchDelayMs: 5 } });
+  const store = openStore(dir, { logger: createLogger("silent"), sync: "normal", records: { batchDelayMs: 5, settleDelayMs: 5 } });
   const now = Date.now();
   store.records.append(Array.from({ length: 10 }, (_, i) => ({ kind: "properties" as const, device: `p/dev${i % 2}`, time: now, values: [{ identifier: "n", value: i, time: now }] })));
   store.records.flush();
@@ -40,34 +40,6 @@ async function child(dir: string): Promise<void> {
   setInterval(() => undefined, 1_000); // wait for the kill
 }
 
-async function runAndKill(t: TestContext, dir: string): Promise<ChildReport> {
-  const proc = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url)], { env: { ...process.env, [CHILD_ENV]: dir }, stdio: ["ignore", "pipe", "pipe"] });
-  t.after(() => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
-  });
-  let out = "";
-  let err = "";
-  proc.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const report = await new Promise<ChildReport>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child gave no report within 20 s: ${err}`)), 20_000);
-    proc.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf("\n");
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve(JSON.parse(out.slice(0, nl)) as ChildReport);
-      }
-    });
-    proc.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`child exited early (${code}): ${err}`));
-    });
-  });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.on("exit", (_code, signal) => resolve(signal)));
-  proc.kill("SIGKILL");
-  assert.equal(await exited, "SIGKILL");
-  return report;
-}
 
 const childDir = process.env[CHILD_ENV];
 if (childDir) {
@@ -76,7 +48,7 @@ if (childDir) {
   test("after kill -9: acknowledged and finally refused records are gone, a refusal's attempt count is kept, the rest is pending", async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fb-records-crash-"));
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const report = await runAndKill(t, dir);
+    const report = await runAndKill<ChildReport>(t, fileURLToPath(import.meta.url), { [CHILD_ENV]: dir });
     const store = openStore(dir, { logger: createLogger("silent"), sync: "normal" });
     t.after(() => store.close());
     const found = store.records.take({ afterSeq: 0, limit: 100 }).records;

@@ -84,7 +84,7 @@ test("a malformed record throws before anything is queued", (t) => {
 
 test("a retry is written to disk with the next commit and survives a crash; the record stays", async (t) => {
   const dir = tempDir(t);
-  let store = openStore(dir, { logger: captureLogger().logger, sync: "full", records: { batchDelayMs: 1 } });
+  let store = openStore(dir, { logger: captureLogger().logger, sync: "full", records: { batchDelayMs: 1, settleDelayMs: 1 } });
   store.records.append([props("p/A", 1), props("p/A", 2)]);
   store.records.flush();
   const [r1] = store.records.take({ afterSeq: 0, limit: 1 }).records;
@@ -272,4 +272,33 @@ test("a row this build cannot read (damaged, or a kind of a newer build) is drop
   assert.equal(store.records.stats().droppedRejected, 2);
   assert.equal(store.records.stats().depth, 1);
   assert.match(String(log.find("the platform rejected a record for good: dropped it")?.["reason"]), /unreadable hologram body/);
+});
+
+test("acknowledgements alone are committed within settleDelayMs; an append brings them forward", async (t) => {
+  const dir = tempDir(t);
+  const store = openStore(dir, { logger: captureLogger().logger, sync: "full", records: { batchDelayMs: 1, settleDelayMs: 400 } });
+  t.after(() => store.close());
+  store.records.append([props("p/A", 1), props("p/A", 2), props("p/A", 3)]);
+  store.records.flush();
+  const stored = (): number => {
+    const reader = new BetterSqlite3(path.join(dir, DB_FILE_NAME), { readonly: true });
+    try {
+      return (reader.prepare("SELECT count(*) AS n FROM records").get() as { n: number }).n;
+    } finally {
+      reader.close();
+    }
+  };
+  const [r1, r2] = store.records.take({ afterSeq: 0, limit: 2 }).records;
+  store.records.ack(r1!.seq);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(stored(), 3, "a lone acknowledgement waits for the settle window");
+  assert.equal(store.records.stats().depth, 2, "but no longer counts");
+  store.records.append([props("p/A", 4)]);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(stored(), 3, "the append and the delete went in one commit (3 - 1 + 1)");
+  assert.equal(store.records.take({ afterSeq: 0, limit: 5 }).records.map((r) => r.seq).includes(r1!.seq), false);
+  store.records.ack(r2!.seq);
+  const deadline = Date.now() + 2_000;
+  while (stored() !== 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  assert.equal(stored(), 2, "the lone acknowledgement is committed once the window has passed");
 });

@@ -7,6 +7,7 @@ import type { PlatformBootstrap } from "../platform.js";
 import type { BootstrapConfig, ConfigProblem } from "../../config/bootstrap/load.js";
 import type { ConnectSignMethod } from "./sign.js";
 import { tagProblem } from "./tag-rules.js";
+import { SESSIONS_SECTION } from "../sessions-schema.js";
 
 /** Device name rule of the platform (also for sub-devices). */
 const DEVICE_NAME = { type: "string", pattern: "^[A-Za-z0-9_@.:-]{4,32}$" };
@@ -49,17 +50,7 @@ export const bootstrap: PlatformBootstrap = {
         tags: { type: "object", default: {}, additionalProperties: { type: "string" }, description: "extra device tags of the gateway itself" },
       },
     },
-    sessions: {
-      type: "object",
-      additionalProperties: false,
-      default: {},
-      properties: {
-        maxOnline: { type: "integer", minimum: 1, maximum: 100000, default: 1500 },
-        loginsPerSecond: { type: "number", minimum: 0.1, maximum: 1000, default: 50 },
-        batchSize: { type: "integer", minimum: 1, maximum: 50, default: 10 },
-        pruneTopology: { type: "boolean", default: true },
-      },
-    },
+    sessions: SESSIONS_SECTION,
   },
   subDevice: {
     type: "object",

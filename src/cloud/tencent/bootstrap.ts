@@ -7,6 +7,7 @@ import type { BootstrapConfig, CommonMqtt, ConfigProblem } from "../../config/bo
 import type { PlatformBootstrap } from "../platform.js";
 import type { TencentSignMethod } from "./sign.js";
 import { deviceKey } from "../../core/device-key.js";
+import { SESSIONS_SECTION } from "../sessions-schema.js";
 
 const PRODUCT_ID = "^[A-Z0-9]{10}$";
 const BASE64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$";
@@ -90,17 +91,7 @@ export const bootstrap: PlatformBootstrap = {
         fieldOfflineSeconds: { type: "integer", minimum: 5, maximum: 3600, default: 30 },
       },
     },
-    sessions: {
-      type: "object",
-      additionalProperties: false,
-      default: {},
-      properties: {
-        maxOnline: { type: "integer", minimum: 1, default: 1500 },
-        loginsPerSecond: { type: "number", exclusiveMinimum: 0, default: 50 },
-        batchSize: { type: "integer", minimum: 1, maximum: 50, default: 10 },
-        pruneTopology: { type: "boolean", default: true },
-      },
-    },
+    sessions: SESSIONS_SECTION,
   },
   subDevice: {
     type: "object",

@@ -3,7 +3,6 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { CeilingPlan, CeilingResult } from "./ceiling.js";
 import { BenchDaemon, cpuPercent, type ProbeReport } from "./daemon.js";
 import type { CloudCounts, RunDir } from "./rig.js";
 import { sleep } from "./stats.js";
@@ -141,20 +140,45 @@ export async function measureWindow(daemon: BenchDaemon, cloud: { counter: { sna
   };
 }
 
-/** Runs the bare modbus-serial loop (ceiling.ts) in its own process and returns its result. */
-export async function runCeiling(plan: CeilingPlan): Promise<CeilingResult> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "ceiling.ts"), JSON.stringify(plan)], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+/** What the bare client (bare-client.mjs) is asked to do. */
+export interface BarePlan {
+  host: string;
+  channels: Array<{ port: number; units: number[] }>;
+  points: number;
+  periodMs: number;
+  paced: boolean;
+  warmupMs: number;
+  seconds: number;
+  /** Publish one JSON message per read to this broker (mqtt://…): the bare script of the light scenarios. */
+  publishUrl?: string;
+}
+
+export interface BareResult {
+  reads: number;
+  points: number;
+  errors: number;
+  /** Messages the broker acknowledged in the window (publishUrl only). */
+  published: number;
+  seconds: number;
+  cpuPercent: number;
+  /** Resident memory over the window, bytes (sampled every 200 ms). */
+  rssPeak: number;
+  rssMean: number;
+  /** Cycles that started late because the previous one overran (paced only). */
+  skippedSlots: number;
+}
+
+/** Runs the bare client (plain node, no loader) in its own process and returns its result. */
+export async function runBareClient(plan: BarePlan): Promise<BareResult> {
+  const child = spawn(process.execPath, [path.join(HERE, "bare-client.mjs"), JSON.stringify(plan)], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const limit = plan.warmupMs + plan.seconds * 1000 + 30_000;
-  const timer = setTimeout(() => child.kill("SIGKILL"), limit);
+  const timer = setTimeout(() => child.kill("SIGKILL"), plan.warmupMs + plan.seconds * 1000 + 30_000);
   const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
   clearTimeout(timer);
   const line = out.trim().split("\n").pop() ?? "";
-  if (code !== 0 || !line.startsWith("{")) throw new Error(`ceiling client failed (exit ${code}): ${err.trim().slice(0, 500)}`);
-  return JSON.parse(line) as CeilingResult;
+  if (code !== 0 || !line.startsWith("{")) throw new Error(`bare client failed (exit ${code}): ${err.trim().slice(0, 500)}`);
+  return JSON.parse(line) as BareResult;
 }

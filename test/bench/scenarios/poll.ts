@@ -3,10 +3,9 @@
  * (decode, TSL, report policy, batching, SQLite outbox, MQTT QoS 1), counted where the platform accepts them.
  * In the same run, the ceiling: a bare modbus-serial client doing the same block reads for the same time.
  */
-import type { CeilingResult } from "../lib/ceiling.js";
 import type { LogSummary } from "../lib/daemon.js";
 import { env } from "../lib/env.js";
-import { measureWindow, runCeiling, startSteady, type WindowResult } from "../lib/measure.js";
+import { measureWindow, runBareClient, startSteady, type BareResult, type WindowResult } from "../lib/measure.js";
 import type { ScenarioBody } from "../lib/result.js";
 import { METER, meterTsl, modbusDocument, startCloud, startModbusField, writeDaemonConfig } from "../lib/rig.js";
 import { fmt, fmtInt, mb, pct, sleep } from "../lib/stats.js";
@@ -41,8 +40,8 @@ export async function pollScenario(c: PollCase): Promise<ScenarioBody> {
     },
   });
   let win: WindowResult;
-  let paced: CeilingResult;
-  let flat: CeilingResult;
+  let paced: BareResult;
+  let flat: BareResult;
   let steadyInfo: { rampMs: number; settledMs: number; stopMs: number };
   let logs: LogSummary;
   try {
@@ -64,8 +63,8 @@ export async function pollScenario(c: PollCase): Promise<ScenarioBody> {
       warmupMs: 1000,
       seconds,
     };
-    paced = await runCeiling(plan);
-    flat = await runCeiling({ ...plan, paced: false, seconds: Math.max(3, Math.round(seconds / 2)) });
+    paced = await runBareClient(plan);
+    flat = await runBareClient({ ...plan, paced: false, seconds: Math.max(3, Math.round(seconds / 2)) });
   } finally {
     await cloud.close();
     await field.close();
