@@ -5,6 +5,7 @@ import type { TopicScope } from "./acl.js";
 import type { Faults } from "./faults.js";
 import type { Records, Rejection } from "./records.js";
 import type { DeviceState, Registry } from "./registry.js";
+import type { DiscoveryDesk } from "./discovery.js";
 
 /** Where the platform sends sub-device kick notices (alink.md section 3.9, P13). */
 export type KickNoticeTopic = "logout_reply" | "ext_error";
@@ -33,6 +34,8 @@ export interface Core {
   readonly registry: Registry;
   readonly records: Records;
   readonly faults: Faults;
+  /** Thing-model answers and discovered devices (discovery.ts). */
+  readonly discovery: DiscoveryDesk;
   readonly onlineCap: number;
   readonly loginsPerWindow: number;
   readonly kickNotice: KickNoticeTopic;

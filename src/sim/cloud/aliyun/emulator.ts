@@ -32,6 +32,7 @@ import { testPki } from "../tls-material.js";
 import { isPlainObject } from "../tsl-check.js";
 import { routeUplink } from "./uplink.js";
 import { LOGINS_PER_WINDOW } from "./session.js";
+import { DiscoveryDesk } from "./discovery.js";
 
 const KICK_MESSAGES: Record<number, string> = {
   427: "device connect in elsewhere",
@@ -49,6 +50,8 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
   port = 0;
 
   private readonly faults = new Faults();
+  /** thing.dsltemplate.get answers and thing.list.found reports (discovery.ts). */
+  readonly discovery = new DiscoveryDesk();
   private readonly pending = new PendingReplies();
   private readonly otaDesk = new OtaDesk();
   private readonly clientDevice = new WeakMap<Client, string>();
@@ -81,6 +84,7 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
       registry: this.registry,
       records: this.records,
       faults: this.faults,
+      discovery: this.discovery,
       onlineCap: opts.onlineCap ?? 1500,
       loginsPerWindow: opts.loginsPerMinute ?? LOGINS_PER_WINDOW,
       kickNotice: opts.kickNoticeTopic ?? "logout_reply",

@@ -11,6 +11,7 @@ import type { PendingReplies } from "./pending.js";
 import { keyOf } from "./registry.js";
 import { handleLogin, handleLogout } from "./session.js";
 import { handleRegister, handleTopoAdd, handleTopoDelete, handleTopoGet } from "./topo.js";
+import { handleDslTemplateGet, handleListFound } from "./discovery.js";
 
 const GATEWAY_ONLY = new Map<string, (core: Core, up: Uplink) => void>([
   ["thing/sub/register", handleRegister],
@@ -18,6 +19,7 @@ const GATEWAY_ONLY = new Map<string, (core: Core, up: Uplink) => void>([
   ["thing/topo/delete", handleTopoDelete],
   ["thing/topo/get", handleTopoGet],
   ["thing/event/property/pack/post", handlePackPost],
+  ["thing/list/found", (core, up) => handleListFound(core, core.discovery, up)],
 ]);
 
 export function routeUplink(core: Core, up: Uplink, pending: PendingReplies, ota: OtaDesk): void {
@@ -59,6 +61,7 @@ function routeSys(core: Core, up: Uplink, pending: PendingReplies): void {
     return;
   }
   if (rest === "thing/event/property/post") return handlePropertyPost(core, up, device);
+  if (rest === "thing/dsltemplate/get") return handleDslTemplateGet(core, core.discovery, up, device);
   const event = /^thing\/event\/([^/]+)\/post$/.exec(rest);
   if (event && event[1] !== "property") return handleEventPost(core, up, device, event[1]!);
   const gatewayHandler = GATEWAY_ONLY.get(rest);
