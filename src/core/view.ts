@@ -37,6 +37,8 @@ export interface GatewayView {
   cloudStatus(): PlatformStatus;
   configStatus(): ConfigStatus;
   configFailing(): boolean;
+  /** Products whose thing model comes from the cloud (core/cloud-tsl.ts); absent or empty when none. */
+  cloudTslStatus?(): Array<{ productKey: string; state: string }>;
   appliedConfig(): GatewayConfig | null;
   outbox(): OutboxReading;
   delivery(): DeliveryReading;

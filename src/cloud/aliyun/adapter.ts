@@ -15,6 +15,8 @@ import { replyTopic, type Identity } from "./topics.js";
 import { AlinkUplinks } from "./uplink.js";
 import { handleConfigPush } from "./config-push.js";
 import { aliyunConfig } from "./bootstrap.js";
+import { fetchDslTemplate } from "./dsltemplate.js";
+import type { TslFetch } from "../platform.js";
 
 /** Reply codes of an uplink a later attempt can succeed after: no session (520), no topology (6401), throttled, busy. */
 const RETRYABLE = new Set([520, 6401, 429, 500, 6313]);
@@ -101,6 +103,9 @@ export class AliyunAdapter implements PlatformAdapter {
     this.devices = new Set(devices.map((d) => d.key));
     this.uplinks.setDevices(devices);
     this.subs.setConfigured(devices.map((d) => ({ productKey: d.productKey, deviceName: d.deviceName })));
+    // A product without a thing model yet: its devices are not polled, yet dsltemplate.get needs a logged-in device
+    // of the product, so they log in as if reachable (their field health takes over once they are polled).
+    for (const d of devices) if (d.tsl === undefined) this.subs.setFieldHealth(d.key, true);
   }
 
   /** Disabled, enabled or deleted in the cloud: the session side of a lifecycle command (the core stops the field side). */
@@ -108,6 +113,13 @@ export class AliyunAdapter implements PlatformAdapter {
     if (action === "resume") await this.subs.enable(key);
     else if (action === "suspend") await this.subs.disable(key);
     else await this.subs.deleted(key);
+  }
+
+  /** thing.dsltemplate.get under the identity of `viaDevice` (it must be logged in). */
+  fetchTsl(productKey: string, viaDevice: DeviceKey): Promise<TslFetch> {
+    const s = this.subs.state(viaDevice);
+    if (!s || s.productKey !== productKey || !this.subs.isOnline(viaDevice)) return Promise.resolve({ ok: false, reason: `${viaDevice} is not logged in`, otherDevice: true });
+    return fetchDslTemplate(this.link, s);
   }
 
   fieldHealth(device: DeviceKey, reachable: boolean, reason?: string): void {

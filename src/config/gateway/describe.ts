@@ -59,6 +59,10 @@ export function describeGatewayConfig(config: GatewayConfig): string[] {
     if (devices.length === 0) lines.push("  (no devices)");
     for (const d of devices) lines.push(deviceLine(d));
   }
+  for (const pk of config.cloudTsl?.fetched ?? []) lines.push(`product ${pk}: TSL from the cloud (cached), not in tslList`);
+  for (const pk of config.cloudTsl?.pending ?? []) {
+    lines.push(`product ${pk}: no tslList entry; its TSL will be fetched from the cloud through one of its devices (devices not polled until then)`);
+  }
   const products = Object.keys(config.products);
   lines.push(
     `${plural(config.channels.length, "channel")}, ${plural(config.devices.length, "device")}, ` +
