@@ -32,6 +32,7 @@ import { CloudTslManager, TSL_HOLD, type CloudTslStatus } from "./cloud-tsl.js";
 import { TslCache } from "../store/tsl-cache.js";
 import { cloudTslProblems } from "../config/gateway/cloud-tsl.js";
 import { loadGatewayDocument } from "../config/gateway/index.js";
+import { FoundInbox } from "./found-inbox.js";
 
 export interface GatewayOptions {
   /** Replaces the built-in drivers (tests use a recording driver). */
@@ -48,6 +49,8 @@ export class Gateway implements GatewayView {
   commands!: Commands;
   telemetry!: GatewayTelemetry;
   cloudTsl!: CloudTslManager;
+  /** Reports of `fieldbridge scan --report` dropped into the data dir. */
+  found!: FoundInbox;
   readonly metrics = new Metrics();
   readonly startedAt = Date.now();
   readonly version: string;
@@ -122,6 +125,8 @@ export class Gateway implements GatewayView {
 
     this.cloud.start();
     this.drains.start();
+    this.found = new FoundInbox(cfg.dataDir, this.cloud, log.child({ component: "discovery" }));
+    this.found.start();
     await this.configs.loadPersisted();
     onLocalConfigApplied?.();
     this.telemetry.start();
@@ -307,6 +312,7 @@ export class Gateway implements GatewayView {
     };
     this.telemetry.stop();
     this.cloudTsl.stop();
+    this.found?.stop();
     this.stopMetrics();
     await step("field", () => this.field.stop(), beforeCloud);
     await step("things", () => this.things.stop(), beforeCloud);
