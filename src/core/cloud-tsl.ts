@@ -75,7 +75,10 @@ export class CloudTslManager {
     const pending = new Set(next.cloudTsl?.pending ?? []);
     for (const pk of [...this.pending.keys()]) if (!pending.has(pk)) this.pending.delete(pk);
     for (const pk of pending) {
-      if (!this.pending.has(pk)) {
+      const known = this.pending.get(pk);
+      // A new document may have changed the mapping a refused template failed: ask again at once.
+      if (known?.state === "refused") known.dueAt = 0;
+      if (!known) {
         this.pending.set(pk, { productKey: pk, state: "waiting", since: Date.now(), dueAt: 0, turn: 0, backoff: new Backoff(this.o.retryMinMs ?? 2000, this.o.retryMaxMs ?? 300_000) });
         this.o.logger.info({ product: pk }, "no tslList entry for the product: its TSL is fetched from the cloud; its devices are not polled until then");
       }
