@@ -84,6 +84,7 @@ test("fieldbridge check names the products to fetch, and uses the models cached 
     const first = await run();
     assert.equal(first.ok, true, first.text);
     assert.match(first.text, new RegExp(`product ${METER}: no tslList entry; its TSL will be fetched from the cloud`));
+    assert.match(first.text, /device a1TestMeter\/meter-000 \(slave 1\): mapped once its TSL is fetched from the cloud/);
 
     const store = openStore(bootstrap.dataDir, { logger: captureLogger().logger, sync: "normal", records: { maxBytes: 1e7, maxAgeHours: 24 } } as never);
     new TslCache(store.kv).put(METER, meterTsl(1));
