@@ -87,13 +87,7 @@ export async function startRig(opts: { units: number[]; illegalHolding?: number[
   };
 }
 
-export async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { until } from "../../helpers/harness.js";
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
