@@ -116,7 +116,15 @@ export class FoundInbox {
   }
 
   private async handle(name: string, path: string): Promise<void> {
-    const report = parseReport(await readFile(path, "utf8").catch(() => ""));
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (err) {
+      // Typically a scan run as another user than the service's.
+      const reason = `cannot read the report (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); run fieldbridge scan as the service's user`;
+      return this.finish(path, { state: "invalid", reason, at: Date.now() });
+    }
+    const report = parseReport(text);
     if (typeof report === "string") return this.finish(path, { state: "invalid", reason: report, at: Date.now() });
     if (!this.adapter.reportFound) {
       return this.finish(path, { state: "unsupported", reason: `platform ${this.adapter.name} does not take discovered devices`, at: Date.now() });
