@@ -20,6 +20,12 @@ Usage:
   fieldbridge status [--config <file>]                      ask the running daemon (http.listen of the config) and
                                                             print its status; exit 0 healthy, 1 unhealthy,
                                                             2 daemon not reachable
+  fieldbridge scan [--config <file>] --channel <serverId|serial port> [--units 1-247] [--report <productKey>]
+                                                            probe the Modbus unit ids of one line (one request at
+                                                            a time; --timeout ms, default 500; --gap ms, default 50;
+                                                            serial: --baud, --parity) and print which answer and
+                                                            how; --report hands them to the running daemon, which
+                                                            reports them to the cloud (Alibaba)
   fieldbridge demo [--platform <name>] [--http <host:port>]  everything local: broker, the platform's cloud emulator
                                                             (aliyun, tencent, huawei, lierda; default aliyun),
                                                             Modbus TCP and OPC UA simulators; live data (Ctrl-C stops)
@@ -62,6 +68,11 @@ class UsageError extends Error {}
 
 function configPath(args: Args): string {
   return args.options["config"] ?? process.env["FIELDBRIDGE_CONFIG"] ?? DEFAULT_CONFIG;
+}
+
+/** One line for a bootstrap config that cannot be loaded. */
+function loadError(file: string, err: unknown): string {
+  return err instanceof ConfigError ? `invalid config ${file}: ${err.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}` : (err as Error).message;
 }
 
 function allowOnly(args: Args, allowed: string[]): void {
@@ -108,7 +119,7 @@ async function run(args: Args): Promise<number> {
     ({ config: cfg, warnings } = loadBootstrapWithWarnings(file));
     prepareDataDir(cfg.dataDir);
   } catch (err) {
-    const msg = err instanceof ConfigError ? `invalid config ${file}: ${err.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}` : (err as Error).message;
+    const msg = loadError(file, err);
     process.stderr.write(`fieldbridge: ${msg}\n`);
     return 1;
   }
@@ -123,12 +134,37 @@ async function status(args: Args): Promise<number> {
   try {
     cfg = loadBootstrapWithWarnings(file).config;
   } catch (err) {
-    const msg = err instanceof ConfigError ? `invalid config ${file}: ${err.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}` : (err as Error).message;
+    const msg = loadError(file, err);
     process.stderr.write(`fieldbridge: ${msg}; cannot tell where the daemon listens\n`);
     return 2;
   }
   const { statusCommand } = await import("./ops/status-command.js");
   return statusCommand(cfg, file, process.stdout, process.stderr);
+}
+
+async function scan(args: Args): Promise<number> {
+  allowOnly(args, ["config", "channel", "units", "report", "timeout", "gap", "baud", "parity", "name-prefix", "wait"]);
+  const o = args.options;
+  if (o["channel"] === undefined) throw new UsageError("scan needs --channel <serverId|serial port>");
+  const file = configPath(args);
+  let cfg: BootstrapConfig;
+  try {
+    cfg = loadBootstrapWithWarnings(file).config;
+  } catch (err) {
+    const msg = loadError(file, err);
+    process.stderr.write(`fieldbridge: ${msg}\n`);
+    return 1;
+  }
+  const { scanCommand, ScanUsageError } = await import("./ops/scan-command.js");
+  try {
+    return await scanCommand(cfg, {
+      channel: o["channel"], units: o["units"], report: o["report"], timeoutMs: o["timeout"], gapMs: o["gap"],
+      baud: o["baud"], parity: o["parity"], namePrefix: o["name-prefix"], waitSeconds: o["wait"],
+    }, process.stdout);
+  } catch (err) {
+    if (err instanceof ScanUsageError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 async function demo(args: Args): Promise<number> {
@@ -170,6 +206,8 @@ export async function main(argv: string[]): Promise<number> {
         return await status(args);
       case "demo":
         return await demo(args);
+      case "scan":
+        return await scan(args);
       case undefined:
         process.stderr.write(HELP);
         return 2;

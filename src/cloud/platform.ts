@@ -180,6 +180,12 @@ export type FirmwareOutcome =
 
 export type LifecycleAction = "suspend" | "resume" | "remove";
 
+/** A product's thing model as the platform returned it (not checked yet: the core validates it), or why not. */
+export type TslFetch =
+  | { ok: true; tsl: unknown }
+  /** `otherDevice`: this device cannot give it (e.g. not in the product), another one of the product may. */
+  | { ok: false; reason: string; otherDevice?: boolean };
+
 // ---- status ----
 
 export type LinkState = "connecting" | "online" | "backoff" | "refused" | "offline" | "stopped";
@@ -287,6 +293,19 @@ export interface PlatformAdapter {
   readonly deviceStates: readonly string[];
   /** At most this many records are handed to one `send` (the adapter packs them into as few messages as it can). */
   readonly maxRecordsPerSend: number;
+  /**
+   * Optional (platforms that serve thing models, e.g. Alibaba's thing.dsltemplate.get): asks the platform for the
+   * TSL of `productKey` through `viaDevice`, one of its devices that is online on the platform. The core calls it for
+   * products the document has no `tslList` entry for, validates the answer like a pushed TSL, caches it and polls
+   * the product's devices only once it is accepted. Never rejects. A platform with it sets `fetchesTsl` on its
+   * PlatformBootstrap.
+   */
+  fetchTsl?(productKey: string, viaDevice: DeviceKey): Promise<TslFetch>;
+  /**
+   * Optional (platforms with discovery, e.g. Alibaba's thing.list.found): reports devices found on the field side
+   * (`fieldbridge scan --report`). Resolves ok once the platform accepted; `retry` when it may later (not connected).
+   */
+  reportFound?(devices: ReadonlyArray<{ productKey: string; deviceName: string }>): Promise<{ ok: true } | { ok: false; retry: boolean; reason: string }>;
   /** Encodes and publishes records of one route, oldest first. Never throws; failures come back as results. */
   send(route: RouteId, records: readonly UplinkRecord[]): Sending;
   status(): PlatformStatus;
@@ -323,6 +342,11 @@ export interface PlatformBootstrap {
    * --gateway-config` uses it offline); undefined when only the running adapter learns it (e.g. by an auth exchange).
    */
   documentSecret(cfg: BootstrapConfig): string | undefined;
+  /**
+   * The adapter implements `fetchTsl`: a gateway config document may then leave a product out of `tslList`
+   * (`fieldbridge check` reports it as fetched from the cloud instead of an error).
+   */
+  readonly fetchesTsl?: boolean;
   /** Warnings that do not stop the daemon (e.g. `mqtt.tls` false where the platform only accepts TLS). */
   warnings?(cfg: BootstrapConfig): ConfigProblem[];
 }

@@ -47,6 +47,8 @@ function isChannelScoped(p: Problem): boolean {
 
 export class GatewayConfigManager {
   private current: GatewayConfig | null = null;
+  /** The running document as received, and where it came from (a re-apply parses it again). */
+  private running: { bytes: Uint8Array; source: "persisted" | "push" | "local" } | undefined;
   private readonly st: ConfigStatus = { channels: 0, devices: 0, warnings: [] };
   private chain: Promise<void> = Promise.resolve();
   readonly counters = { pushes: 0, applied: 0, rejected: 0 };
@@ -104,6 +106,26 @@ export class GatewayConfigManager {
     return run.catch((err: Error) => this.failed("apply", `applying the gateway config failed: ${err.message}`, []));
   }
 
+  /** The running document's bytes, undefined before one is applied. */
+  get document(): Uint8Array | undefined {
+    return this.running?.bytes;
+  }
+
+  /**
+   * Parses and applies the running document again, with the parse context of now (e.g. a thing model fetched from the
+   * cloud since); serialised with offers. What is still valid applies, as for a persisted document.
+   */
+  reapply(): Promise<void> {
+    const run = this.chain.then(async () => {
+      if (!this.running) return;
+      const { bytes, source } = this.running;
+      const result = loadGatewayDocument(bytes, this.o.parse());
+      if (!result.fatal) await this.install(result.config, bytes, source, result.problems);
+    });
+    this.chain = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
   /** A delivery that is not a valid request (no url, bad parameters): recorded like a failed document. */
   reject(stage: ConfigStage, message: string): void {
     this.counters.pushes++;
@@ -158,6 +180,7 @@ export class GatewayConfigManager {
     const diff = diffGatewayConfig(this.current, next);
     await this.o.apply(next, diff);
     this.current = next;
+    this.running = { bytes, source };
     this.counters.applied++;
     const version = createHash("sha256").update(bytes).digest("hex");
     Object.assign(this.st, {

@@ -29,6 +29,11 @@ import type { ChannelStats } from "../field/driver.js";
 import type { TslValue } from "../things/tsl-value.js";
 import type { CompiledTsl } from "../things/tsl.js";
 import { RemoteSettings, type RemoteSettingsStatus } from "./remote-settings.js";
+import { CloudTslManager, TSL_HOLD, type CloudTslStatus } from "./cloud-tsl.js";
+import { TslCache } from "../store/tsl-cache.js";
+import { cloudTslProblems } from "../config/gateway/cloud-tsl.js";
+import { loadGatewayDocument } from "../config/gateway/index.js";
+import { FoundInbox } from "./found-inbox.js";
 
 export interface GatewayOptions {
   /** Replaces the built-in drivers (tests use a recording driver). */
@@ -44,6 +49,9 @@ export class Gateway implements GatewayView {
   configs!: GatewayConfigManager;
   commands!: Commands;
   telemetry!: GatewayTelemetry;
+  cloudTsl!: CloudTslManager;
+  /** Reports of `fieldbridge scan --report` dropped into the data dir. */
+  found!: FoundInbox;
   readonly metrics = new Metrics();
   readonly startedAt = Date.now();
   readonly version: string;
@@ -75,6 +83,20 @@ export class Gateway implements GatewayView {
     });
     const platform = await loadPlatform(cfg.gateway.platform);
     this.cloud = platform.createAdapter(cfg, this.coreFor(log));
+    const parseContext = () => ({ serialPorts: cfg.serialPorts, gatewayDeviceSecret: this.cloud.documentSecret() ?? "", ...this.cloudTsl.parseContext() });
+    const tslCache = new TslCache(this.store.kv);
+    this.cloudTsl = new CloudTslManager({
+      cache: tslCache, logger: log.child({ component: "cloud-tsl" }),
+      fetch: this.cloud.fetchTsl?.bind(this.cloud),
+      onlineDevices: (pk) => this.cloud.status().devices.filter((d) => d.online && d.device.startsWith(`${pk}/`)).map((d) => d.device),
+      hold: (device, held) => this.hold(device, TSL_HOLD, held),
+      check: (pk, tsl) => {
+        const doc = this.configs.document;
+        if (!doc) return ["$: no gateway config is applied"];
+        return cloudTslProblems(pk, tsl, tslCache.all(), (models) => loadGatewayDocument(doc, { ...parseContext(), fetchTsl: true, cloudTsls: models }).problems);
+      },
+      reapply: () => this.configs.reapply(),
+    });
     this.things = new ThingsRuntime({
       logger: log.child({ component: "things" }), windowMs: cfg.uplink.batchWindowMs,
       emit: (records) => this.store.records.append(records),
@@ -100,7 +122,7 @@ export class Gateway implements GatewayView {
     this.configs = new GatewayConfigManager({
       dataDir: cfg.dataDir,
       localFile: cfg.gatewayConfig?.file,
-      parse: () => ({ serialPorts: cfg.serialPorts, gatewayDeviceSecret: this.cloud.documentSecret() ?? "" }),
+      parse: parseContext,
       download: { caFile: cfg.download.caFile, allowHttp: cfg.download.allowHttp, timeoutMs: cfg.download.timeoutSeconds * 1000, maxBytes: cfg.download.maxBytes },
       logger: log.child({ component: "config" }),
       apply: (next, diff) => this.applyConfig(next, diff),
@@ -116,6 +138,8 @@ export class Gateway implements GatewayView {
 
     this.cloud.start();
     this.drains.start();
+    this.found = new FoundInbox(cfg.dataDir, this.cloud, log.child({ component: "discovery" }));
+    this.found.start();
     await this.configs.loadPersisted();
     onLocalConfigApplied?.();
     this.telemetry.start();
@@ -145,7 +169,10 @@ export class Gateway implements GatewayView {
         }),
       lifecycle: (device: DeviceKey, action: LifecycleAction) => this.lifecycle(device, action),
       hold: (device: DeviceKey, cause: string, held: boolean) => void this.hold(device, cause, held),
-      presence: (route: RouteId, up: boolean) => this.drains.presence(route, up),
+      presence: (route: RouteId, up: boolean) => {
+        this.drains.presence(route, up);
+        this.cloudTsl?.wake();
+      },
       deviceRejoined: (device: DeviceKey) => this.things.resetReporting(device),
     };
   }
@@ -153,6 +180,7 @@ export class Gateway implements GatewayView {
   private async applyConfig(next: GatewayConfig, diff: GatewayConfigDiff): Promise<void> {
     const changedChannels = new Set(diff.channels.filter((c) => c.kind === "changed").map((c) => c.serverId));
     const changedDevices = new Set(diff.devices.filter((d) => d.kind === "changed").map((d) => d.key));
+    await this.cloudTsl.beforeApply(next);
     this.things.setConfig(next);
     // The platform learns the devices before the drivers start: a device may answer its first poll at once.
     this.cloud.setDevices(next.devices.map((d) => ({ key: d.key, productKey: d.productKey, deviceName: d.deviceName, tsl: next.products[d.productKey], spec: d })));
@@ -165,6 +193,7 @@ export class Gateway implements GatewayView {
       this.drains.forget(d.key);
       if (dropped) this.logger.info({ device: d.key, dropped }, "device removed from the gateway config: its waiting records are dropped");
     }
+    await this.cloudTsl.afterApply(next);
   }
 
   /**
@@ -213,6 +242,10 @@ export class Gateway implements GatewayView {
 
   remoteSettings(): RemoteSettingsStatus {
     return this.remote.status();
+  }
+
+  cloudTslStatus(): CloudTslStatus[] {
+    return this.cloudTsl.status();
   }
 
   configFailing(): boolean {
@@ -296,6 +329,8 @@ export class Gateway implements GatewayView {
       }
     };
     this.telemetry.stop();
+    this.cloudTsl.stop();
+    this.found?.stop();
     this.stopMetrics();
     await step("field", () => this.field.stop(), beforeCloud);
     await step("things", () => this.things.stop(), beforeCloud);

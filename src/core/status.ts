@@ -99,6 +99,7 @@ export function status(gw: GatewayView): Record<string, unknown> {
       };
     }),
     units: unitsOf(applied?.products ?? {}),
+    ...(gw.cloudTslStatus?.().length ? { cloudTsl: gw.cloudTslStatus() } : {}),
     outbox: {
       depth: outbox.depth, bytes: outbox.bytes, oldestAgeSeconds: Math.round(outbox.oldestAgeMs / 1000),
       inFlight: outbox.inFlight, writable: outbox.writable,

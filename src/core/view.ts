@@ -40,6 +40,8 @@ export interface GatewayView {
   configFailing(): boolean;
   /** Settings the cloud set (its file's id, keys, a refusal), where the platform has remote configuration. */
   remoteSettings?(): RemoteSettingsStatus;
+  /** Products whose thing model comes from the cloud (core/cloud-tsl.ts); absent or empty when none. */
+  cloudTslStatus?(): Array<{ productKey: string; state: string }>;
   appliedConfig(): GatewayConfig | null;
   outbox(): OutboxReading;
   delivery(): DeliveryReading;

@@ -17,6 +17,9 @@ import { handleConfigPush } from "./config-push.js";
 import { aliyunConfig } from "./bootstrap.js";
 import { RemoteConfig } from "./remote-config.js";
 import { DeviceTags, gatewayTags } from "./tags.js";
+import { fetchDslTemplate } from "./dsltemplate.js";
+import { DiscoveredDevices } from "./found.js";
+import type { TslFetch } from "../platform.js";
 
 /** Reply codes of an uplink a later attempt can succeed after: no session (520), no topology (6401), throttled, busy. */
 const RETRYABLE = new Set([520, 6401, 429, 500, 6313]);
@@ -40,6 +43,9 @@ export class AliyunAdapter implements PlatformAdapter {
   private readonly uplinks: AlinkUplinks;
   private readonly identity: Identity;
   private devices = new Set<string>();
+  /** The document's devices (undefined before the first apply); sub-devices added by discovery are served besides. */
+  private documentDevices: readonly PlatformDevice[] | undefined;
+  private readonly found: DiscoveredDevices;
   private readonly secret: string;
   readonly counters = { sends: 0, messages: 0, acked: 0, refused: 0, noReply: 0 };
 
@@ -96,7 +102,12 @@ export class AliyunAdapter implements PlatformAdapter {
     this.subs.on("offline", () => core.presence(GATEWAY_ROUTE, this.link.connected));
     this.link.on("connected", () => core.presence(GATEWAY_ROUTE, true));
     this.link.on("disconnected", () => core.presence(GATEWAY_ROUTE, false));
-    this.link.on("message", (topic, msg) => this.router.handle(topic, msg));
+    this.found = new DiscoveredDevices(this.link, core.kv, log.child({ component: "discovery" }));
+    this.link.on("message", (topic, msg) => {
+      // Before the sub-device manager answers a topo add notify: a device this gateway reported becomes configured.
+      if (this.found.onNotify(topic, msg).length && this.documentDevices) this.configure();
+      this.router.handle(topic, msg);
+    });
   }
 
   documentSecret(): string {
@@ -112,14 +123,41 @@ export class AliyunAdapter implements PlatformAdapter {
     this.devices = new Set(devices.map((d) => d.key));
     this.uplinks.setDevices(devices);
     this.tags.setDevices(devices);
-    this.subs.setConfigured(devices.map((d) => ({ productKey: d.productKey, deviceName: d.deviceName })));
+    this.documentDevices = devices;
+    this.configure();
+    // A product without a thing model yet: its devices are not polled, yet dsltemplate.get needs a logged-in device
+    // of the product, so they log in as if reachable (their field health takes over once they are polled).
+    for (const d of devices) if (d.tsl === undefined) this.subs.setFieldHealth(d.key, true);
+  }
+
+  /** The document's devices plus those discovery added; an added device the scan saw answering counts as reachable. */
+  private configure(): void {
+    const doc = this.documentDevices ?? [];
+    const extra = this.found.addedDevices().filter((d) => !this.devices.has(deviceKey(d.productKey, d.deviceName)));
+    this.subs.setConfigured([...doc.map((d) => ({ productKey: d.productKey, deviceName: d.deviceName })), ...extra]);
+    for (const d of extra) this.subs.setFieldHealth(deviceKey(d.productKey, d.deviceName), true);
+  }
+
+  /** thing.list.found for devices found on a line (`fieldbridge scan --report`). */
+  reportFound(devices: ReadonlyArray<{ productKey: string; deviceName: string }>): ReturnType<DiscoveredDevices["report"]> {
+    return this.found.report(devices);
   }
 
   /** Disabled, enabled or deleted in the cloud: the session side of a lifecycle command (the core stops the field side). */
   async lifecycle(key: DeviceKey, action: "suspend" | "resume" | "remove"): Promise<void> {
     if (action === "resume") await this.subs.enable(key);
     else if (action === "suspend") await this.subs.disable(key);
-    else await this.subs.deleted(key);
+    else {
+      this.found.forget(key);
+      await this.subs.deleted(key);
+    }
+  }
+
+  /** thing.dsltemplate.get under the identity of `viaDevice` (it must be logged in). */
+  fetchTsl(productKey: string, viaDevice: DeviceKey): Promise<TslFetch> {
+    const s = this.subs.state(viaDevice);
+    if (!s || s.productKey !== productKey || !this.subs.isOnline(viaDevice)) return Promise.resolve({ ok: false, reason: `${viaDevice} is not logged in`, otherDevice: true });
+    return fetchDslTemplate(this.link, s);
   }
 
   fieldHealth(device: DeviceKey, reachable: boolean, reason?: string): void {

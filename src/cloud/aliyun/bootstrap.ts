@@ -14,6 +14,8 @@ const DEVICE_NAME = { type: "string", pattern: "^[A-Za-z0-9_@.:-]{4,32}$" };
 
 export const bootstrap: PlatformBootstrap = {
   name: "aliyun",
+  // thing.dsltemplate.get (alink.md 3.18, src/cloud/aliyun/dsltemplate.ts)
+  fetchesTsl: true,
   gateway: {
     properties: {
       productKey: { type: "string", minLength: 1, maxLength: 64 },

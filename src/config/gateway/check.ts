@@ -29,6 +29,12 @@ export async function checkGatewayConfigFile(
   const ctx: ParseContext = bootstrap
     ? { serialPorts: bootstrap.serialPorts, gatewayDeviceSecret: secret ?? "", ...(secret === undefined ? { unchecked: { passwords: true } } : {}) }
     : { serialPorts: {}, gatewayDeviceSecret: "", unchecked: { serialPorts: true, passwords: true } };
+  // On a platform that fetches thing models, a product left out of tslList is fetched by the daemon: with the models
+  // the daemon has cached in its data dir, the mapping is checked against them as the daemon will.
+  if (bootstrap && bootstraps[bootstrap.gateway.platform]?.fetchesTsl) {
+    const { readTslCacheFile } = await import("../../store/tsl-cache.js");
+    Object.assign(ctx, { fetchTsl: true, cloudTsls: bootstrap.dataDir ? await readTslCacheFile(bootstrap.dataDir) : {} });
+  }
   const result = loadGatewayDocument(bytes, ctx);
   const errors = result.problems.filter((p) => p.severity === "error").length;
   const warnings = result.problems.length - errors;

@@ -36,7 +36,11 @@ function periods(values: Array<number | undefined>, fallback: string): string {
   return [...counts].map(([label, n]) => (n > 1 ? `${label} ×${n}` : label)).join(", ");
 }
 
-function deviceLine(d: DeviceSpec): string {
+function deviceLine(d: DeviceSpec, pending: ReadonlySet<string>): string {
+  if (pending.has(d.productKey)) {
+    const at = d.modbus ? ` (slave ${d.modbus.slaveId})` : d.opcua ? ` at "${d.opcua.displayNamePath}"` : "";
+    return `  device ${d.key}${at}: mapped once its TSL is fetched from the cloud`;
+  }
   if (d.modbus) {
     const pts = d.modbus.points;
     const polling = pts.length ? `, polling ${periods(pts.map((p) => p.pollingMs), "")}` : "";
@@ -53,11 +57,16 @@ function deviceLine(d: DeviceSpec): string {
 
 export function describeGatewayConfig(config: GatewayConfig): string[] {
   const lines: string[] = [];
+  const pending = new Set(config.cloudTsl?.pending ?? []);
   for (const c of config.channels) {
     lines.push(channelLine(c));
     const devices = config.devices.filter((d) => d.serverId === c.serverId);
     if (devices.length === 0) lines.push("  (no devices)");
-    for (const d of devices) lines.push(deviceLine(d));
+    for (const d of devices) lines.push(deviceLine(d, pending));
+  }
+  for (const pk of config.cloudTsl?.fetched ?? []) lines.push(`product ${pk}: TSL from the cloud (cached), not in tslList`);
+  for (const pk of config.cloudTsl?.pending ?? []) {
+    lines.push(`product ${pk}: no tslList entry; its TSL will be fetched from the cloud through one of its devices (devices not polled until then)`);
   }
   const products = Object.keys(config.products);
   lines.push(

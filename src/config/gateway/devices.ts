@@ -15,6 +15,8 @@ export interface DeviceContext {
   channels: Map<string, ChannelEntry>;
   models: Map<string, ProductModel>;
   tsls: Map<string, TslEntry>;
+  /** Products whose TSL the daemon fetches from the cloud (no tslList entry; cloud-tsl.ts). */
+  pendingTsl?: ReadonlySet<string>;
 }
 
 const PROTOCOL_NAME: Record<ChannelProtocol, string> = { "modbus-rtu": "Modbus RTU", "modbus-tcp": "Modbus TCP", opcua: "OPC UA" };
@@ -49,9 +51,11 @@ function checkProduct(pk: string, path: Path, ctx: DeviceContext, log: ProblemLo
   const at: Path = [...path, "productKey"];
   if (!model) log.error(at, `no modelList entry for product "${pk}"`);
   else if (!model.valid) log.warning(at, `product "${pk}" is disabled (see modelList[${model.index}]); device not started`);
-  if (!tsl) log.error(at, `no tslList entry for product "${pk}"`);
+  const pending = !tsl && !!ctx.pendingTsl?.has(pk);
+  if (pending) log.warning(at, `no tslList entry for product "${pk}": its TSL is fetched from the cloud; device not polled until then`);
+  else if (!tsl) log.error(at, `no tslList entry for product "${pk}"`);
   else if (!tsl.valid) log.warning(at, `the TSL of product "${pk}" is invalid (see tslList[${tsl.index}]); device not started`);
-  return { ...(model ? { model } : {}), usable: !!model?.valid && !!tsl?.valid };
+  return { ...(model ? { model } : {}), usable: !!model?.valid && (!!tsl?.valid || pending) };
 }
 
 const MIN_SLAVE_ID = 1;

@@ -116,6 +116,11 @@ export interface GatewayConfig {
   devices: DeviceSpec[];
   /** productKey -> TSL. */
   products: Record<string, TslDocument>;
+  /**
+   * Products without a `tslList` entry on a platform that fetches TSLs (config/gateway/cloud-tsl.ts): `pending` have
+   * no model yet (their devices carry no mapping and are not polled), `fetched` took theirs from the cloud.
+   */
+  cloudTsl?: { pending: string[]; fetched: string[] };
 }
 
 export { deviceKey } from "../../core/device-key.js";

@@ -15,6 +15,7 @@ import { readSections } from "./normalize.js";
 import { ProblemLog, SECTIONS, type Problem } from "./problems.js";
 import { validateSection } from "./schema.js";
 import { readTslList } from "./tsl-list.js";
+import { injectCloudTsls } from "./cloud-tsl.js";
 
 export interface ParseContext {
   /** Bootstrap map from a `serialPort` value ("0") to a device path ("/dev/ttyUSB0"). */
@@ -26,6 +27,13 @@ export interface ParseContext {
    * serial ports and undecryptable passwords then give a warning instead of an error.
    */
   unchecked?: { serialPorts?: boolean; passwords?: boolean };
+  /**
+   * The platform fetches the TSL of a product the document has no `tslList` entry for (cloud-tsl.ts): such a
+   * product is then pending instead of an error.
+   */
+  fetchTsl?: boolean;
+  /** TSLs fetched from the cloud earlier (cached), by productKey; used for products missing from `tslList`. */
+  cloudTsls?: Record<string, TslDocument>;
 }
 
 export interface ParseResult {
@@ -47,7 +55,8 @@ export function parseGatewayConfig(doc: unknown, ctx: ParseContext): ParseResult
     log.error([], depthMessage(MAX_JSON_DEPTH));
     return { config: emptyGatewayConfig(), problems: log.problems(), fatal: true };
   }
-  const sections = readSections(doc, log);
+  const cloud = injectCloudTsls(doc, ctx);
+  const sections = readSections(cloud.doc, log);
   if (!sections) return { config: emptyGatewayConfig(), problems: log.problems(), fatal: true };
 
   for (const section of SECTIONS) validateSection(section, sections[section], log);
@@ -55,7 +64,7 @@ export function parseGatewayConfig(doc: unknown, ctx: ParseContext): ParseResult
   const tsls = readTslList(sections.tslList, log);
   const models = readModelList(sections.modelList, tsls, log);
   const channels = readServerList(sections.serverList, ctx, log);
-  const devices = readDeviceList(sections.deviceList, { channels, models, tsls }, log);
+  const devices = readDeviceList(sections.deviceList, { channels, models, tsls, pendingTsl: cloud.use.pending }, log);
 
   const products: Record<string, TslDocument> = {};
   for (const [pk, entry] of tsls) if (entry.valid) products[pk] = structuredClone(entry.tsl);
@@ -64,7 +73,8 @@ export function parseGatewayConfig(doc: unknown, ctx: ParseContext): ParseResult
     devices,
     products,
   };
-  return { config, problems: log.problems(), fatal: false };
+  if (cloud.use.pending.size || cloud.use.fromCloud.length) config.cloudTsl = { pending: [...cloud.use.pending], fetched: cloud.use.fromCloud };
+  return { config, problems: cloud.use.relabel(log.problems()), fatal: false };
 }
 
 /** True when any problem is an error (as opposed to a warning). */

@@ -7,6 +7,7 @@ import type { Records, Rejection } from "./records.js";
 import type { DeviceState, Registry } from "./registry.js";
 import type { RemoteConfigs } from "./config.js";
 import type { TagStore } from "./tags.js";
+import type { DiscoveryDesk } from "./discovery.js";
 
 /** Where the platform sends sub-device kick notices (alink.md section 3.9, P13). */
 export type KickNoticeTopic = "logout_reply" | "ext_error";
@@ -38,6 +39,8 @@ export interface Core {
   /** Products' remote configuration files (config.ts) and devices' tags (tags.ts). */
   readonly remoteConfigs: RemoteConfigs;
   readonly tags: TagStore;
+  /** Thing-model answers and discovered devices (discovery.ts). */
+  readonly discovery: DiscoveryDesk;
   readonly onlineCap: number;
   readonly loginsPerWindow: number;
   readonly kickNotice: KickNoticeTopic;

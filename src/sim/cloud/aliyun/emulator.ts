@@ -34,6 +34,7 @@ import { routeUplink } from "./uplink.js";
 import { LOGINS_PER_WINDOW } from "./session.js";
 import { RemoteConfigs, type RemoteConfigFile, type RemoteConfigOptions } from "./config.js";
 import { TagStore } from "./tags.js";
+import { DiscoveryDesk } from "./discovery.js";
 
 const KICK_MESSAGES: Record<number, string> = {
   427: "device connect in elsewhere",
@@ -51,6 +52,8 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
   port = 0;
 
   private readonly faults = new Faults();
+  /** thing.dsltemplate.get answers and thing.list.found reports (discovery.ts). */
+  readonly discovery = new DiscoveryDesk();
   private readonly pending = new PendingReplies();
   private readonly otaDesk = new OtaDesk();
   private readonly clientDevice = new WeakMap<Client, string>();
@@ -85,6 +88,7 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
       faults: this.faults,
       remoteConfigs: new RemoteConfigs((name, body) => files.put(name, body)),
       tags: new TagStore(),
+      discovery: this.discovery,
       onlineCap: opts.onlineCap ?? 1500,
       loginsPerWindow: opts.loginsPerMinute ?? LOGINS_PER_WINDOW,
       kickNotice: opts.kickNoticeTopic ?? "logout_reply",

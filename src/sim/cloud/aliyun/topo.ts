@@ -11,7 +11,7 @@ import { isPlainObject } from "../tsl-check.js";
 type Item = Record<string, unknown> & { productKey: string; deviceName: string };
 
 /** Envelope of the gateway's list requests: id, method, params = non-empty list of {productKey, deviceName, …}. */
-function listParams(up: Uplink, method: string): Item[] | string {
+export function listParams(up: Uplink, method: string): Item[] | string {
   if (!up.msg) return "payload is not a JSON object";
   if (!validMessageId(up.id)) return "id must be a numeric string";
   if (up.msg["method"] !== method) return `method must be ${method}`;

@@ -12,6 +12,7 @@ import { keyOf } from "./registry.js";
 import { handleConfigGet } from "./config.js";
 import { handleLogin, handleLogout } from "./session.js";
 import { handleRegister, handleTopoAdd, handleTopoDelete, handleTopoGet } from "./topo.js";
+import { handleDslTemplateGet, handleListFound } from "./discovery.js";
 
 const GATEWAY_ONLY = new Map<string, (core: Core, up: Uplink) => void>([
   ["thing/sub/register", handleRegister],
@@ -19,6 +20,7 @@ const GATEWAY_ONLY = new Map<string, (core: Core, up: Uplink) => void>([
   ["thing/topo/delete", handleTopoDelete],
   ["thing/topo/get", handleTopoGet],
   ["thing/event/property/pack/post", handlePackPost],
+  ["thing/list/found", (core, up) => handleListFound(core, core.discovery, up)],
 ]);
 
 export function routeUplink(core: Core, up: Uplink, pending: PendingReplies, ota: OtaDesk): void {
@@ -62,6 +64,7 @@ function routeSys(core: Core, up: Uplink, pending: PendingReplies): void {
   if (rest === "thing/event/property/post") return handlePropertyPost(core, up, device);
   if (rest === "thing/deviceinfo/update" || rest === "thing/deviceinfo/delete") return core.tags.handle(core, up, device, rest.endsWith("update") ? "update" : "delete");
   if (rest === "thing/config/get") return handleConfigGet(core, up, device, core.remoteConfigs);
+  if (rest === "thing/dsltemplate/get") return handleDslTemplateGet(core, core.discovery, up, device);
   const event = /^thing\/event\/([^/]+)\/post$/.exec(rest);
   if (event && event[1] !== "property") return handleEventPost(core, up, device, event[1]!);
   const gatewayHandler = GATEWAY_ONLY.get(rest);
