@@ -1,8 +1,6 @@
 /** The cloud emulator: an in-process aedes broker plus the platform's registry and rules. See index.ts. */
 import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
-import net from "node:net";
-import tls from "node:tls";
 import type { Aedes, AedesPublishPacket, Client } from "aedes";
 import type { Logger } from "pino";
 import { replyOf, wire } from "./wire.js";
@@ -35,6 +33,7 @@ import { LOGINS_PER_WINDOW } from "./session.js";
 import { RemoteConfigs, type RemoteConfigFile, type RemoteConfigOptions } from "./config.js";
 import { TagStore } from "./tags.js";
 import { DiscoveryDesk } from "./discovery.js";
+import { BrokerListener } from "../broker-listener.js";
 
 const KICK_MESSAGES: Record<number, string> = {
   427: "device connect in elsewhere",
@@ -59,13 +58,12 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
   private readonly clientDevice = new WeakMap<Client, string>();
   private readonly subs = new Map<Client, Set<string>>();
   private readonly downlinkPayloads = new WeakSet<Buffer>();
-  private readonly sockets = new Set<net.Socket>();
   private readonly core: Core;
   private readonly log?: Logger;
   private readonly replyTimeoutMs: number;
   private broker!: Aedes;
   private mqttClientId: (client: Client) => string = (client) => client.id;
-  private server!: net.Server;
+  private listener!: BrokerListener;
   private seq = 1000;
   private configSeq = 0;
   private closed = false;
@@ -141,36 +139,10 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
     this.broker.on("clientError", (client, err) => this.log?.debug({ clientId: mqttClientId(client), err: err.message }, "client error"));
     this.broker.on("connectionError", (client, err) => this.log?.debug({ clientId: mqttClientId(client), err: err.message }, "connection error"));
 
-    const onSocket = (socket: net.Socket) => {
-      socket.setNoDelay(true);
-      this.sockets.add(socket);
-      socket.once("close", () => this.sockets.delete(socket));
-    };
-    if (this.tls) {
-      const server = tls.createServer({ ...(opts.tlsMaterial ?? testPki().server) }, (s) => this.broker.handle(s));
-      server.on("connection", onSocket);
-      this.server = server;
-    } else {
-      this.server = net.createServer((s) => {
-        onSocket(s);
-        this.broker.handle(s);
-      });
-    }
-    await this.listenOn(opts.port ?? 0);
-    const address = this.server.address();
-    if (!address || typeof address === "string") throw new Error("emulator has no TCP address");
-    this.port = address.port;
+    this.listener = new BrokerListener({ handle: (stream) => this.broker.handle(stream), host: this.host, tls: this.tls ? { ...(opts.tlsMaterial ?? testPki().server) } : undefined });
+    await this.listener.listen(opts.port ?? 0);
+    this.port = this.listener.port;
     this.log?.info({ url: this.url }, "cloud emulator listening");
-  }
-
-  private listenOn(port: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, this.host, () => {
-        this.server.off("error", reject);
-        resolve();
-      });
-    });
   }
 
   /** `mqtt://host:port` or `mqtts://host:port`. */
@@ -321,18 +293,15 @@ export class CloudEmulator extends EventEmitter<EmulatorEvents> {
 
   /** Drops every connection and stops listening (new connections are refused). */
   async outage(): Promise<void> {
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
+    if (!(await this.listener.outage())) return;
     this.log?.info("cloud emulator outage: listener closed");
     this.changed();
   }
 
   /** Listens again on the same port. */
   async restore(): Promise<void> {
-    if (this.server.listening) return;
-    await this.listenOn(this.port);
+    if (this.listener.listening) return;
+    await this.listener.listen();
     this.log?.info({ url: this.url }, "cloud emulator restored");
   }
 
