@@ -74,6 +74,8 @@ export class HuaweiAdapter implements PlatformAdapter {
   private readonly desk: CommandDesk;
   private readonly lastRefusal = new Map<RouteId, string>();
   private readonly holds: Holds;
+  /** Devices removed by REMOVE in this run: the core holds them for the cloud too, until they are released. */
+  private readonly cloudHeld = new Set<DeviceKey>();
   private gatewayEverOnline = false;
   /** The gateway's own device when the core lists it (its thing model serves self-telemetry and set/get). */
   private gatewayDevice: PlatformDevice | undefined;
@@ -182,6 +184,7 @@ export class HuaweiAdapter implements PlatformAdapter {
       void this.pool.remove(key);
       // Not in the document any more: the core does not poll it anyway; a later document decides afresh.
       this.holds.releaseAll(key);
+      this.releaseCloudHold(key);
     }
     if (missing.length) this.log.warn({ devices: missing.slice(0, 20), count: missing.length }, "devices without credentials in subDevices are not connected");
   }
@@ -392,6 +395,7 @@ export class HuaweiAdapter implements PlatformAdapter {
     this.holds.set(key, "removed", true);
     await this.pool.remove(key);
     // Holds it for the cloud as well and drops its waiting records (a removed device's backlog is never sent).
+    this.cloudHeld.add(key);
     await this.core.lifecycle(key, "remove");
   }
 
@@ -401,15 +405,17 @@ export class HuaweiAdapter implements PlatformAdapter {
     if (keys.length === 0) return;
     for (const k of keys) this.core.kv.delete(k);
     const list = [...this.devices.values()].map((e) => e.device);
-    const released: DeviceKey[] = [];
     for (const e of this.devices.values()) {
       if (e.parked !== "removed") continue;
       delete e.parked;
-      released.push(e.device.key);
+      this.releaseCloudHold(e.device.key);
     }
     this.setDevices(list);
-    // The cloud's hold of a REMOVE in this run (core.lifecycle "remove") goes too.
-    for (const k of released) void this.core.lifecycle(k, "resume");
+  }
+
+  /** Ends the core's own hold of a REMOVE in this run (core.lifecycle "remove"), so that nothing holds it for good. */
+  private releaseCloudHold(key: DeviceKey): void {
+    if (this.cloudHeld.delete(key)) void this.core.lifecycle(key, "resume");
   }
 
 }
