@@ -4,6 +4,8 @@
  * `huawei.maxConnections` field devices). A device's records travel on its own connection (route = its device
  * key); its commands arrive there and are answered there. The gateway's connection also carries CONFIG_PUSH and
  * REMOVE. A device removed by REMOVE stays removed across restarts (core.kv) until a pushed document is applied.
+ * Devices the platform cannot serve for a lasting reason (removed, no credentials, over the connection cap) are
+ * held by the core (`core.hold`, one cause each): they are not polled, so no records pile up for them.
  */
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
@@ -28,6 +30,7 @@ import type {
 } from "../platform.js";
 import { huaweiView, type HuaweiConfig, type HuaweiSubDevice } from "./bootstrap.js";
 import { CommandDesk } from "./commands.js";
+import { Holds } from "./holds.js";
 import type { RemoveTarget } from "./downlink.js";
 import { connectFields, documentKey, type AuthType } from "./sign.js";
 import { commandTopic, dataTopic } from "./topics.js";
@@ -70,6 +73,9 @@ export class HuaweiAdapter implements PlatformAdapter {
   private readonly compiledCache = new WeakMap<TslDocument, CompiledTsl>();
   private readonly desk: CommandDesk;
   private readonly lastRefusal = new Map<RouteId, string>();
+  private readonly holds: Holds;
+  /** Devices removed by REMOVE in this run: the core holds them for the cloud too, until they are released. */
+  private readonly cloudHeld = new Set<DeviceKey>();
   private gatewayEverOnline = false;
   /** The gateway's own device when the core lists it (its thing model serves self-telemetry and set/get). */
   private gatewayDevice: PlatformDevice | undefined;
@@ -85,6 +91,7 @@ export class HuaweiAdapter implements PlatformAdapter {
     this.gateway = { key: deviceKey(pk, g.deviceId), productKey: pk, deviceName: g.deviceId };
     this.ca = this.c.mqtt.caFile ? readFileSync(this.c.mqtt.caFile) : undefined;
     for (const s of this.c.subDevices ?? []) this.credentialsByKey.set(deviceKey(s.productKey, s.deviceName), s);
+    this.holds = new Holds((key, cause, held) => core.hold(key, cause, held));
     this.pool = new MqttPool({
       connectsPerSecond: this.c.huawei.connectsPerSecond,
       maxConnections: this.c.huawei.maxConnections,
@@ -155,6 +162,8 @@ export class HuaweiAdapter implements PlatformAdapter {
       }
       if (entry.parked !== prev?.parked) entry.since = now;
       this.devices.set(d.key, entry);
+      this.holds.set(d.key, "removed", entry.parked === "removed");
+      this.holds.set(d.key, "noCredentials", entry.parked === "noCredentials");
       if (entry.parked) {
         if (this.pool.has(d.key)) void this.pool.remove(d.key);
         continue;
@@ -173,6 +182,9 @@ export class HuaweiAdapter implements PlatformAdapter {
       this.devices.delete(key);
       this.identities.delete(key);
       void this.pool.remove(key);
+      // Not in the document any more: the core does not poll it anyway; a later document decides afresh.
+      this.holds.releaseAll(key);
+      this.releaseCloudHold(key);
     }
     if (missing.length) this.log.warn({ devices: missing.slice(0, 20), count: missing.length }, "devices without credentials in subDevices are not connected");
   }
@@ -337,6 +349,8 @@ export class HuaweiAdapter implements PlatformAdapter {
   }
 
   private onState(id: RouteId, state: PoolMemberState, reason: string | undefined): void {
+    // A device waiting for a connection slot is not polled; it is again once it has a slot (or left the pool).
+    if (id !== this.gateway.key && this.devices.has(id)) this.holds.set(id, "overLimit", state === "overLimit");
     if (state !== "refused" || reason === undefined || this.lastRefusal.get(id) === reason) return;
     this.lastRefusal.set(id, reason);
     const code = /CONNACK (\d+)/.exec(reason)?.[1];
@@ -378,7 +392,10 @@ export class HuaweiAdapter implements PlatformAdapter {
     }
     this.counters.removed++;
     this.log.info({ device: key }, "device removed by the platform's REMOVE command");
+    this.holds.set(key, "removed", true);
     await this.pool.remove(key);
+    // Holds it for the cloud as well and drops its waiting records (a removed device's backlog is never sent).
+    this.cloudHeld.add(key);
     await this.core.lifecycle(key, "remove");
   }
 
@@ -388,9 +405,19 @@ export class HuaweiAdapter implements PlatformAdapter {
     if (keys.length === 0) return;
     for (const k of keys) this.core.kv.delete(k);
     const list = [...this.devices.values()].map((e) => e.device);
-    for (const e of this.devices.values()) if (e.parked === "removed") delete e.parked;
+    for (const e of this.devices.values()) {
+      if (e.parked !== "removed") continue;
+      delete e.parked;
+      this.releaseCloudHold(e.device.key);
+    }
     this.setDevices(list);
   }
+
+  /** Ends the core's own hold of a REMOVE in this run (core.lifecycle "remove"), so that nothing holds it for good. */
+  private releaseCloudHold(key: DeviceKey): void {
+    if (this.cloudHeld.delete(key)) void this.core.lifecycle(key, "resume");
+  }
+
 }
 
 function unsent(seq: number, reason: string): RecordResult {

@@ -42,6 +42,7 @@ describe("Huawei adapter lifecycle", () => {
         const ok = await emu.removeDevice({ productKey: PID, deviceName: DEV2.nodeId });
         assert.deepEqual([ok.errcode, ok.body], [0, { code: 200 }]);
         assert.deepEqual(rig.core.lifecycles, [[D2, "remove"]]);
+        assert.deepEqual(rig.core.holds, [[D2, "removed", true]], "not polled from the REMOVE on");
         const again = await emu.removeDevice({ productKey: PID, deviceName: DEV2.nodeId });
         assert.deepEqual([again.errcode, rig.core.lifecycles.length], [0, 1], "a repeated REMOVE changes nothing");
         await until(() => !emu.online(D2), 2000, "D2 offline");
@@ -60,6 +61,7 @@ describe("Huawei adapter lifecycle", () => {
         await until(() => emu.subscribed(GW_ID), 5000, "gateway online after restart");
         await new Promise((r) => setTimeout(r, 300));
         assert.equal(emu.online(D2), false, "still removed after a restart");
+        assert.deepEqual(rig.core.holds, [[D1, "removed", true], [D2, "removed", true]], "held again after a restart");
         assert.equal(rig.adapter.status().devices.find((d) => d.device === D2)!.state, "removed");
 
         // The core applies the pushed document (setDevices), then the adapter learns it was applied.
@@ -70,10 +72,37 @@ describe("Huawei adapter lifecycle", () => {
         const pushed = await emu.pushConfig({ serverList: [], deviceList: [], modelList: [], tslList: [] });
         assert.equal(pushed.errcode, 0);
         await until(() => emu.online(D2) && emu.online(D1), 5000, "back after a pushed document");
+        assert.deepEqual(rig.core.holds.slice(2).filter(([, , h]) => !h).map(([d, c]) => `${d} ${c}`).sort(), [`${D1} removed`, `${D2} removed`]);
+        assert.deepEqual(rig.core.lifecycles, [], "no cloud hold to release after a restart");
         assert.deepEqual(rig.store.kv.keys("huawei/"), []);
       } finally {
         await rig.shutdown();
         removeDir(dir);
+      }
+    }));
+
+  test("REMOVE in this run: the core's cloud hold ends with a pushed document, or when the device leaves the document", () =>
+    withEmu(async (emu) => {
+      const rig = makeRig(emu);
+      try {
+        rig.adapter.setDevices(devicesOf(DEV1.nodeId, DEV2.nodeId));
+        rig.adapter.start();
+        await until(() => emu.subscribed(D1) && emu.subscribed(D2) && emu.subscribed(GW_ID), 5000, "online");
+        assert.equal((await emu.removeDevice({ productKey: PID, deviceName: DEV1.nodeId })).errcode, 0);
+        assert.equal((await emu.removeDevice({ productKey: PID, deviceName: DEV2.nodeId })).errcode, 0);
+        const actions = () => rig.core.lifecycles.map(([d, a]) => `${d} ${a}`);
+        // A document without D2 applied (by the core), then the push is reported applied: D1 is listed again.
+        rig.core.offerResult = () => {
+          rig.adapter.setDevices(devicesOf(DEV1.nodeId));
+          return { ok: true };
+        };
+        assert.equal((await emu.pushConfig({ serverList: [], deviceList: [], modelList: [], tslList: [] })).errcode, 0);
+        assert.deepEqual(actions().slice(2).sort(), [`${D1} resume`, `${D2} resume`]);
+        await until(() => emu.online(D1), 5000, "D1 back");
+        assert.deepEqual(rig.core.holds.filter(([d]) => d === D1).map(([, c, h]) => `${c} ${h}`), ["removed true", "removed false"]);
+      } finally {
+        await rig.shutdown();
+        removeDir(rig.dir);
       }
     }));
 
@@ -166,10 +195,14 @@ describe("Huawei adapter lifecycle", () => {
         const states = Object.fromEntries(rig.adapter.status().devices.map((d) => [d.device, d.state]));
         assert.deepEqual(states, { [D1]: "online", [D2]: "overLimit", [key(DEV3.nodeId)]: "noCredentials" });
         assert.equal(rig.adapter.ready(D2, D2), false);
-        // a document without D1 frees the slot
+        const D3 = key(DEV3.nodeId);
+        const holds = () => rig.core.holds.map(([d, c, h]) => `${d} ${c} ${h}`);
+        assert.deepEqual(holds().sort(), [`${D2} overLimit true`, `${D3} noCredentials true`], "neither is polled");
+        // a document without D1 (and D3) frees the slot: D2 is released once it has one
         rig.adapter.setDevices(devicesOf(DEV2.nodeId));
         await until(() => emu.online(D2), 3000, "D2 takes the slot");
         await until(() => !emu.online(D1), 3000, "D1 disconnected");
+        assert.deepEqual(holds().slice(2).sort(), [`${D2} overLimit false`, `${D3} noCredentials false`]);
       } finally {
         await rig.shutdown();
         removeDir(rig.dir);
