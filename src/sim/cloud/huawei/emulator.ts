@@ -1,8 +1,6 @@
 /** The Huawei device management emulator: an aedes broker with the platform's rules. See index.ts. */
 import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
-import net from "node:net";
-import tls from "node:tls";
 import type { Aedes, Client } from "aedes";
 import type { Logger } from "pino";
 import type { TslDocument } from "../../../things/tsl-types.js";
@@ -12,6 +10,7 @@ import { checkValue, isPlainObject } from "../tsl-check.js";
 import { cloudReq, downTopic, readUplink, type Encoding } from "./codec.js";
 import { createHooks, type ConnectFault } from "./hooks.js";
 import { Records, Registry, type CommandReply, type DeviceInput, type EmuDevice } from "./state.js";
+import { BrokerListener } from "../broker-listener.js";
 
 export interface HuaweiEmulatorOptions {
   /** MQTTS with the test PKI (default false: plain TCP for test rigs). */
@@ -72,8 +71,7 @@ export class HuaweiEmulator extends EventEmitter<{ change: [] }> {
   port = 0;
   private gatewayKey: string | undefined;
   private broker!: Aedes;
-  private server!: net.Server;
-  private readonly sockets = new Set<net.Socket>();
+  private listener!: BrokerListener;
   private readonly conns = new WeakMap<Client, Conn>();
   private readonly current = new Map<string, Client>();
   private readonly downlinks = new WeakSet<Buffer>();
@@ -247,17 +245,14 @@ export class HuaweiEmulator extends EventEmitter<{ change: [] }> {
 
   /** Drops every connection and stops listening (new connections are refused). */
   async outage(): Promise<void> {
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
+    if (!(await this.listener.outage())) return;
     this.emit("change");
   }
 
   /** Listens again on the same port. */
   async restore(): Promise<void> {
-    if (this.server.listening) return;
-    await this.listenOn(this.port);
+    if (this.listener.listening) return;
+    await this.listener.listen();
   }
 
   async close(): Promise<void> {
@@ -339,33 +334,10 @@ export class HuaweiEmulator extends EventEmitter<{ change: [] }> {
       isDownlink: (p) => Buffer.isBuffer(p) && this.downlinks.has(p),
     });
     this.broker = await Aedes.createBroker(hooks);
-    const onSocket = (s: net.Socket) => {
-      this.sockets.add(s);
-      s.once("close", () => this.sockets.delete(s));
-    };
-    if (this.tls) {
-      const server = tls.createServer({ ...testPki().server, minVersion: "TLSv1.2" }, (s) => this.broker.handle(s));
-      server.on("connection", onSocket);
-      this.server = server;
-    } else {
-      this.server = net.createServer((s) => {
-        onSocket(s);
-        this.broker.handle(s);
-      });
-    }
-    await this.listenOn(this.opts.port ?? 0);
-    this.port = (this.server.address() as net.AddressInfo).port;
+    this.listener = new BrokerListener({ handle: (stream) => this.broker.handle(stream), host: this.host, tls: this.tls ? { ...testPki().server, minVersion: "TLSv1.2" } : undefined });
+    await this.listener.listen(this.opts.port ?? 0);
+    this.port = this.listener.port;
     this.log?.info({ url: this.url }, "huawei emulator listening");
-  }
-
-  private listenOn(port: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, this.host, () => {
-        this.server.off("error", reject);
-        resolve();
-      });
-    });
   }
 
   private onUplink(client: Client, topic: string, payload: Buffer, qos: number): void {
