@@ -7,10 +7,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DaemonProcess } from "../../helpers/cli.js";
+import { DaemonProcess, runCli } from "../../helpers/cli.js";
 import { until } from "../../helpers/harness.js";
 import { GW, GW_KEY, T0, T2 } from "./fixture.js";
 import { BADSECRET, BOILER, document, FIELD, METER, NOCRED, REG, setRegisters, startRig, WRONG_SECRET, words, type Rig } from "./daemon-rig.js";
@@ -71,6 +71,17 @@ describe("lierda through the daemon", () => {
     const text = JSON.stringify(pushed.payload);
     for (const secret of [pushed.url, "https://", GW.secret, GW.pk, T2.secret, WRONG_SECRET]) assert.ok(!text.includes(secret), "the report holds no URL or secret");
     assert.deepEqual(readFileSync(join(rig.dataDir, "gateway-config.json")), doc, "persisted as served");
+  });
+
+  test("fieldbridge check --gateway-config with this bootstrap file applies the same platform rules", async () => {
+    const file = join(rig.dir, "against.json");
+    writeFileSync(file, document(rig.sim.port, [...FIELD, { productId: "a1Meter", nodeEui: "METER02", unit: 5 }]));
+    const bad = await runCli(["check", "--config", rig.configFile, "--gateway-config", file]);
+    assert.notEqual(bad.code, 0);
+    assert.ok(bad.stdout.includes("deviceList[4].productKey: must be an 8-hex ProductID on platform lierda"), bad.stdout);
+    writeFileSync(file, doc);
+    const good = await runCli(["check", "--config", rig.configFile, "--gateway-config", file]);
+    assert.equal(good.code, 0, good.stdout + good.stderr);
   });
 
   test("a type-0 device runs the auth and connects with the returned secret; a type-2 device connects with its bootstrap secret", async () => {
