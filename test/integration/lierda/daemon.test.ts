@@ -223,6 +223,20 @@ describe("lierda through the daemon", () => {
     await rig.emu.waitFor(() => rig.emu.online(GW_KEY) && rig.emu.online(METER.key) && rig.emu.online(BOILER.key), 15_000, "online again");
   });
 
+  test("the refused device's values, sampled while it was refused, arrive as history once the platform accepts its secret", async () => {
+    const sampledAt = Date.now();
+    rig.sim.setHolding(BADSECRET.unit, REG.count, words((b) => b.writeUInt32BE(4242)));
+    await sleep(500);
+    assert.equal(rig.emu.online(BADSECRET.key), false);
+    rig.emu.rotateSecret(BADSECRET.key, WRONG_SECRET);
+    await until(() => arrived(BADSECRET.key, "count", 1) && arrived(BADSECRET.key, "count", 4242), 15_000, "the refused device's backlog");
+    const first = valuesOf(BADSECRET.key, "count").find((v) => v.value === 1)!;
+    const later = valuesOf(BADSECRET.key, "count").find((v) => v.value === 4242)!;
+    assert.deepEqual([first.via, later.via], [27, 27]);
+    assert.ok(first.time < sampledAt - 20_000, "the first value kept its sample time from before the refusals");
+    assert.ok(Math.abs(later.time - sampledAt) <= 1500, `sample time ${later.time}, changed at ${sampledAt}`);
+  });
+
   test("the device without credentials stays held through the outage and a new apply; SIGTERM exits 0", async () => {
     const again = settingsOf((await rig.emu.pushConfig(GW_KEY, doc, { timeoutMs: 15_000 })).payload);
     assert.equal(again.GatewayConfigState, "applied");
