@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import type { BootstrapConfig } from "../config/bootstrap/load.js";
 import type { GatewayConfig, GatewayConfigDiff } from "../config/gateway/index.js";
 import { loadPlatform } from "../cloud/index.js";
+import { documentCheck } from "../cloud/bootstraps.js";
 import type { CloudRequest, ConfigOffer, ConfigStage, Core, DeviceKey, FirmwareOffer, FirmwareOutcome, FirmwareStep, LifecycleAction, Outcome, PlatformAdapter, RouteId } from "../cloud/platform.js";
 import { openStore, type Store } from "../store/store.js";
 import { Drains } from "../store/drains.js";
@@ -83,7 +84,8 @@ export class Gateway implements GatewayView {
     });
     const platform = await loadPlatform(cfg.gateway.platform);
     this.cloud = platform.createAdapter(cfg, this.coreFor(log));
-    const parseContext = () => ({ serialPorts: cfg.serialPorts, gatewayDeviceSecret: this.cloud.documentSecret() ?? "", ...this.cloudTsl.parseContext() });
+    const checkDocument = documentCheck(cfg);
+    const parseContext = () => ({ serialPorts: cfg.serialPorts, gatewayDeviceSecret: this.cloud.documentSecret() ?? "", ...this.cloudTsl.parseContext(), ...(checkDocument ? { checkDocument } : {}) });
     const tslCache = new TslCache(this.store.kv);
     this.cloudTsl = new CloudTslManager({
       cache: tslCache, logger: log.child({ component: "cloud-tsl" }),

@@ -30,6 +30,14 @@ import { deviceTopics } from "./topics.js";
 import { planMessages, type DataRecord } from "./uplink.js";
 
 const SET_REPEAT_MS = 60_000;
+/**
+ * The hold cause of a device without credentials (§6.1: not polled, not connected). Credentials come from the
+ * bootstrap file, read once at start, so the hold is never released while running: not even when the device leaves
+ * the document (a release would poll it until the field side removes it; if it comes back it still has none).
+ * Refused and disabled devices are not held: they keep being polled and queue their values until the platform
+ * accepts them again (§6.2, §9.2).
+ */
+const NO_CREDENTIALS = "no-credentials";
 const LOG_EVERY_MS = 60_000;
 
 export class LierdaAdapter implements PlatformAdapter {
@@ -119,7 +127,10 @@ export class LierdaAdapter implements PlatformAdapter {
       }
       const e = createEntry(this.entryContext(), d.key, d.productKey, d.deviceName, false, d.tsl);
       this.entries.set(d.key, e);
-      if (e.state === "no-credentials") this.log.warn({ device: d.key, reason: e.reason }, "device not connected: no credentials");
+      if (e.state === "no-credentials") {
+        this.log.warn({ device: d.key, reason: e.reason }, "device not connected: no credentials");
+        this.core.hold(d.key, NO_CREDENTIALS, true);
+      }
       if (this.started && !this.stopped) this.conns.open(e);
     }
   }

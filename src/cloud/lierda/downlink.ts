@@ -66,6 +66,8 @@ export function decodeDownlink(topic: string, bytes: Buffer, ctx: DecodeContext)
     return replyTopic ? fail(replyTopic, `unsupported Version ${JSON.stringify(env.version)}`) : ignore("unsupported Version");
   }
   const p = env.payload;
+  // A request whose Payload is not an object is not a valid envelope: no reply is due (§7.7, §10).
+  if ((t.kind === "set" || t.kind === "service") && !isObject(p)) return ignore("Payload is not an object");
   switch (t.kind) {
     case "downlink":
       if (env.headerCtrl === 7) return fail(topics.downlinkAck, "passthrough not supported");

@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { BootstrapConfig } from "../bootstrap/load.js";
-import { bootstraps } from "../../cloud/bootstraps.js";
+import { bootstraps, documentCheck } from "../../cloud/bootstraps.js";
 import { describeGatewayConfig } from "./describe.js";
 import { loadGatewayDocument } from "./index.js";
 import type { ParseContext } from "./parse.js";
@@ -26,8 +26,10 @@ export async function checkGatewayConfigFile(
   }
   // The password key as the platform derives it from the bootstrap file; a key learnt only at run time is not checked.
   const secret = bootstrap ? bootstraps[bootstrap.gateway.platform]?.documentSecret(bootstrap) : undefined;
+  // The platform's own document rules need its bootstrap config; without one only the common rules apply.
+  const checkDocument = bootstrap ? documentCheck(bootstrap) : undefined;
   const ctx: ParseContext = bootstrap
-    ? { serialPorts: bootstrap.serialPorts, gatewayDeviceSecret: secret ?? "", ...(secret === undefined ? { unchecked: { passwords: true } } : {}) }
+    ? { serialPorts: bootstrap.serialPorts, gatewayDeviceSecret: secret ?? "", ...(secret === undefined ? { unchecked: { passwords: true } } : {}), ...(checkDocument ? { checkDocument } : {}) }
     : { serialPorts: {}, gatewayDeviceSecret: "", unchecked: { serialPorts: true, passwords: true } };
   // On a platform that fetches thing models, a product left out of tslList is fetched by the daemon: with the models
   // the daemon has cached in its data dir, the mapping is checked against them as the daemon will.

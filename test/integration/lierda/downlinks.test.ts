@@ -52,13 +52,15 @@ test("malformed downlinks change nothing, reach no core request, and get 4001 wh
     ["model/property/set", Buffer.alloc(256 * 1024 + 10, 0x20)],
     ["model/service/Reset", "not json"],
     ["model/service/Reset", env(28, 20, { params: { mode: 1 } })],
+    // A non-object Payload is not a valid request: no reply (§7.7), also where the topic has a reply topic.
+    ["model/property/set", env(29, 20, "x")],
+    ["model/service/Reset", env(30, 21, "x")],
   ];
   for (const [suffix, body] of silent) r.emu.sendRaw(M0, suffix, body);
   const replied: [string, string, string, RegExp][] = [
     ["model/property/set", env(101, 20, { params: [{ identify: "sp", value: 1 }] }, "1.0"), "model/property/set_ack", /Version/],
     ["model/property/set", env(102, 20, { params: {} }), "model/property/set_ack", /non-empty array/],
     ["model/property/set", env(103, 20, { params: [] }), "model/property/set_ack", /non-empty array/],
-    ["model/property/set", env(104, 20, "x"), "model/property/set_ack", /Payload/],
     ["model/property/set", env(105, 20, { params: [{ identify: "sp" }] }), "model/property/set_ack", /identify and a value/],
     ["model/property/set", env(106, 20, { params: [{ identify: 7, value: 1 }] }), "model/property/set_ack", /identify/],
     ["model/property/set", env(107, 20, { params: [{ identify: "sp", value: true }] }), "model/property/set_ack", /sp:/],
@@ -90,7 +92,7 @@ test("malformed downlinks change nothing, reach no core request, and get 4001 wh
   assert.ok(silent.length + replied.length >= 40);
   // Give silent ones a moment to (not) produce anything.
   await new Promise((res) => setTimeout(res, 300));
-  const silentIds = new Set([11, 12, 13, 14, 15, 16, 17, 18, 19, 23, 24, 25, 26, 27, 28]);
+  const silentIds = new Set([11, 12, 13, 14, 15, 16, 17, 18, 19, 23, 24, 25, 26, 27, 28, 29, 30]);
   assert.ok(!r.emu.records.uplinks.some((u) => u.device === M0 && silentIds.has(u.messageId as number)), "a silent refusal was answered");
   assert.deepEqual(r.core.requests, []);
   assert.equal(r.adapter.ready(M0, M0), true, "the connection survived");
