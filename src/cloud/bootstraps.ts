@@ -3,6 +3,8 @@
  * small and `fieldbridge check` validates a config without loading any adapter. A platform is added with one import
  * and one entry.
  */
+import type { BootstrapConfig } from "../config/bootstrap/load.js";
+import type { ParseContext } from "../config/gateway/parse.js";
 import type { PlatformBootstrap, PlatformName } from "./platform.js";
 import { bootstrap as aliyun } from "./aliyun/bootstrap.js";
 import { bootstrap as lierda } from "./lierda/bootstrap.js";
@@ -18,3 +20,9 @@ export const bootstraps: BootstrapRegistry = {
   huawei,
   tencent,
 };
+
+/** The platform's document rules for this bootstrap config, as the document parser takes them (undefined: none). */
+export function documentCheck(cfg: BootstrapConfig): ParseContext["checkDocument"] {
+  const part = bootstraps[cfg.gateway.platform];
+  return part?.checkDocument ? (doc) => part.checkDocument!(cfg, doc) : undefined;
+}

@@ -18,6 +18,7 @@ import type { Metrics } from "../ops/metrics.js";
 import type { SecretStore } from "../store/secrets.js";
 import type { KvStore } from "../store/kv.js";
 import type { BootstrapConfig, ConfigProblem } from "../config/bootstrap/load.js";
+import type { DocumentProblem, DocumentSections } from "../config/gateway/parse.js";
 
 export type PlatformName = "aliyun" | "tencent" | "huawei" | "lierda";
 export const PLATFORM_NAMES: readonly PlatformName[] = ["aliyun", "tencent", "huawei", "lierda"];
@@ -316,4 +317,12 @@ export interface PlatformBootstrap {
   documentSecret(cfg: BootstrapConfig): string | undefined;
   /** Warnings that do not stop the daemon (e.g. `mqtt.tls` false where the platform only accepts TLS). */
   warnings?(cfg: BootstrapConfig): ConfigProblem[];
+  /**
+   * The platform's own rules for a gateway config document beyond the common ones (e.g. the identifier forms of a
+   * per-device platform), checked wherever a document is parsed: a push or the persisted file in the daemon, and
+   * `fieldbridge check --gateway-config` with a bootstrap file (no adapter needed). Problems are errors at a JSON
+   * path (`["deviceList", 2, "productKey"]`); a pushed document with one is rejected as a whole. Absent: no
+   * rules of its own.
+   */
+  checkDocument?(cfg: BootstrapConfig, doc: DocumentSections): DocumentProblem[];
 }

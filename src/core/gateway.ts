@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import type { BootstrapConfig } from "../config/bootstrap/load.js";
 import type { GatewayConfig, GatewayConfigDiff } from "../config/gateway/index.js";
 import { loadPlatform } from "../cloud/index.js";
+import { documentCheck } from "../cloud/bootstraps.js";
 import type { CloudRequest, ConfigOffer, ConfigStage, Core, DeviceKey, FirmwareOffer, FirmwareOutcome, FirmwareStep, LifecycleAction, Outcome, PlatformAdapter, RouteId } from "../cloud/platform.js";
 import { openStore, type Store } from "../store/store.js";
 import { Drains } from "../store/drains.js";
@@ -89,10 +90,11 @@ export class Gateway implements GatewayView {
       write: (device, values) => this.field.write(device, values),
       call: (device, service, inputs) => this.field.call(device, service, inputs),
     }, log.child({ component: "commands" }));
+    const checkDocument = documentCheck(cfg);
     this.configs = new GatewayConfigManager({
       dataDir: cfg.dataDir,
       localFile: cfg.gatewayConfig?.file,
-      parse: () => ({ serialPorts: cfg.serialPorts, gatewayDeviceSecret: this.cloud.documentSecret() ?? "" }),
+      parse: () => ({ serialPorts: cfg.serialPorts, gatewayDeviceSecret: this.cloud.documentSecret() ?? "", ...(checkDocument ? { checkDocument } : {}) }),
       download: { caFile: cfg.download.caFile, allowHttp: cfg.download.allowHttp, timeoutMs: cfg.download.timeoutSeconds * 1000, maxBytes: cfg.download.maxBytes },
       logger: log.child({ component: "config" }),
       apply: (next, diff) => this.applyConfig(next, diff),

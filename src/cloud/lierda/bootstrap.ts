@@ -6,6 +6,7 @@
 import type { BootstrapConfig, CommonMqtt, ConfigProblem } from "../../config/bootstrap/load.js";
 import type { PlatformBootstrap } from "../platform.js";
 import type { AuthType, ConnectType } from "./credentials.js";
+import { checkDocumentDevices } from "./document.js";
 
 const HEX8 = "^[0-9A-Fa-f]{8}$";
 const HEX32 = "^[0-9A-Fa-f]{32}$";
@@ -139,6 +140,7 @@ export const bootstrap: PlatformBootstrap = {
       if (lower(s.productKey) === lower(c.gateway.productId) && s.deviceName === c.gateway.nodeEui) push(path, "is the gateway itself");
     });
   },
+  checkDocument: (cfg, doc) => checkDocumentDevices(doc.deviceList, lierdaView(cfg).gateway),
   warnings(cfg: BootstrapConfig): ConfigProblem[] {
     const c = lierdaView(cfg);
     const out: ConfigProblem[] = [];

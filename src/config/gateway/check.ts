@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { BootstrapConfig } from "../bootstrap/load.js";
-import { bootstraps } from "../../cloud/bootstraps.js";
+import { bootstraps, documentCheck } from "../../cloud/bootstraps.js";
 import { describeGatewayConfig } from "./describe.js";
 import { loadGatewayDocument } from "./index.js";
 import type { ParseContext } from "./parse.js";
@@ -26,8 +26,10 @@ export async function checkGatewayConfigFile(
   }
   // The password key as the platform derives it from the bootstrap file; a key learnt only at run time is not checked.
   const secret = bootstrap ? bootstraps[bootstrap.gateway.platform]?.documentSecret(bootstrap) : undefined;
+  // The platform's own document rules need its bootstrap config; without one only the common rules apply.
+  const checkDocument = bootstrap ? documentCheck(bootstrap) : undefined;
   const ctx: ParseContext = bootstrap
-    ? { serialPorts: bootstrap.serialPorts, gatewayDeviceSecret: secret ?? "", ...(secret === undefined ? { unchecked: { passwords: true } } : {}) }
+    ? { serialPorts: bootstrap.serialPorts, gatewayDeviceSecret: secret ?? "", ...(secret === undefined ? { unchecked: { passwords: true } } : {}), ...(checkDocument ? { checkDocument } : {}) }
     : { serialPorts: {}, gatewayDeviceSecret: "", unchecked: { serialPorts: true, passwords: true } };
   const result = loadGatewayDocument(bytes, ctx);
   const errors = result.problems.filter((p) => p.severity === "error").length;

@@ -6,7 +6,7 @@ import { parseJson } from "../json.js";
 import { parseGatewayConfig, type ParseContext, type ParseResult, emptyGatewayConfig } from "./parse.js";
 import { ProblemLog } from "./problems.js";
 
-export { parseGatewayConfig, emptyGatewayConfig, hasErrors, type ParseContext, type ParseResult } from "./parse.js";
+export { parseGatewayConfig, emptyGatewayConfig, hasErrors, type ParseContext, type ParseResult, type DocumentSections, type DocumentProblem } from "./parse.js";
 export { formatProblem, type Problem, type Severity } from "./problems.js";
 export { decryptOpcuaPassword, encryptOpcuaPassword, CredentialError } from "./crypto.js";
 export { verifyDigest, digestAlgorithm, type DigestResult } from "./digest.js";

@@ -11,8 +11,8 @@ import { depthMessage, MAX_JSON_DEPTH, nestedDeeperThan } from "../json.js";
 import { readServerList } from "./channels.js";
 import { readDeviceList } from "./devices.js";
 import { readModelList } from "./model-list.js";
-import { readSections } from "./normalize.js";
-import { ProblemLog, SECTIONS, type Problem } from "./problems.js";
+import { readSections, type Sections } from "./normalize.js";
+import { ProblemLog, SECTIONS, type Path, type Problem } from "./problems.js";
 import { validateSection } from "./schema.js";
 import { readTslList } from "./tsl-list.js";
 
@@ -26,6 +26,21 @@ export interface ParseContext {
    * serial ports and undecryptable passwords then give a warning instead of an error.
    */
   unchecked?: { serialPorts?: boolean; passwords?: boolean };
+  /**
+   * The platform's own rules for the document (`PlatformBootstrap.checkDocument`, e.g. the identifier forms of a
+   * per-device platform). Its problems are errors like any structural one: an item with one is left out of the
+   * config, and a pushed document with one is rejected as a whole.
+   */
+  checkDocument?: (doc: DocumentSections) => DocumentProblem[];
+}
+
+/** The document's four lists after the shape repairs and before they are read (what a platform check sees). */
+export type DocumentSections = Readonly<Sections>;
+
+/** A problem a platform finds in a document, at a JSON path such as `["deviceList", 2, "productKey"]`. */
+export interface DocumentProblem {
+  path: Path;
+  message: string;
 }
 
 export interface ParseResult {
@@ -51,6 +66,8 @@ export function parseGatewayConfig(doc: unknown, ctx: ParseContext): ParseResult
   if (!sections) return { config: emptyGatewayConfig(), problems: log.problems(), fatal: true };
 
   for (const section of SECTIONS) validateSection(section, sections[section], log);
+  // Before the readers, so that an item the platform refuses is not run.
+  for (const p of ctx.checkDocument?.(sections) ?? []) log.error(p.path, p.message);
 
   const tsls = readTslList(sections.tslList, log);
   const models = readModelList(sections.modelList, tsls, log);

@@ -106,20 +106,3 @@ test("cross-field checks name the path and never the secret", () => {
   delete d.gateway.deviceSecret;
   assert.deepEqual(check(d).problems, []);
 });
-
-test("document devices: 8-hex ProductID, NodeEui form, unique pairs, not the gateway (§6.1)", async () => {
-  const { checkDocumentDevices } = await import("../../../../src/cloud/lierda/document.js");
-  const gw = { productId: "AA30C505", nodeEui: "FBGW0001" };
-  assert.deepEqual(checkDocumentDevices([{ productKey: "B1C2D3E4", deviceName: "METER01" }, { productKey: "b1c2d3e4", deviceName: "METER02" }], gw), []);
-  const problems = checkDocumentDevices(
-    [
-      { productKey: "a1Sub", deviceName: "METER01" },
-      { productKey: "B1C2D3E4", deviceName: "me-ter" },
-      { productKey: "aa30c505", deviceName: "FBGW0001" },
-      { productKey: "B1C2D3E4", deviceName: "METER01" },
-      { productKey: "b1c2d3e4", deviceName: "METER01" },
-    ],
-    gw,
-  );
-  assert.deepEqual(problems.map((p) => p.path), ["deviceList[0].productKey", "deviceList[1].deviceName", "deviceList[2]", "deviceList[4]"]);
-});
