@@ -34,6 +34,10 @@ export const SCENARIOS: Record<string, { title: string; run: () => Promise<Scena
     title: "Lierda, 1000 devices (one connection each) x 5 points @ 1 s",
     run: async () => (await import("./scenarios/devices.js")).devicesScenario("lierda"),
   },
+  "devices-tencent": {
+    title: "Tencent, 1000 sub-devices behind one gateway connection x 5 points @ 1 s",
+    run: async () => (await import("./scenarios/devices-tencent.js")).devicesTencentScenario(),
+  },
   latency: {
     title: "Latency, register change → PUBLISH at the broker",
     run: async () => (await import("./scenarios/latency.js")).latencyScenario(),
