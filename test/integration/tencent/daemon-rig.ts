@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { TencentEmulator } from "../../../src/sim/cloud/tencent/index.js";
 import type { TslDocument } from "../../../src/things/tsl-types.js";
 import { DaemonProcess } from "../../helpers/cli.js";
+import { until } from "../../helpers/harness.js";
 import { freePort } from "../../bench/lib/rig.js";
 import { GW, SUB_KEY } from "./harness.js";
 
@@ -97,13 +98,7 @@ export async function http(rd: RunDir, path: string): Promise<string> {
   return res.text();
 }
 
-export async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { until };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
