@@ -34,6 +34,10 @@ export const SCENARIOS: Record<string, { title: string; run: () => Promise<Scena
     title: "Lierda, 1000 devices (one connection each) x 5 points @ 1 s",
     run: async () => (await import("./scenarios/devices.js")).devicesScenario("lierda"),
   },
+  "devices-tencent": {
+    title: "Tencent, 1000 sub-devices behind one gateway connection x 5 points @ 1 s",
+    run: async () => (await import("./scenarios/devices-tencent.js")).devicesTencentScenario(),
+  },
   "light-10k": {
     title: "Light, 10,000 values/s against a bare script",
     run: async () => (await import("./scenarios/light.js")).lightScenario(100),

@@ -5,7 +5,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { Backoff } from "../../core/backoff.js";
 import type { BootstrapConfig } from "../../config/bootstrap/load.js";
 import { MqttLink } from "../mqtt/link.js";
 import { type Core, type DeviceKey, GATEWAY_ROUTE, type PlatformAdapter, type PlatformDevice, type PlatformStatus, type RouteId, type Sending, type UplinkRecord } from "../platform.js";
@@ -15,6 +14,7 @@ import { Commands } from "./commands.js";
 import { type DevicePair } from "./downlink.js";
 import { handleDownlink } from "./inbound.js";
 import { GatewayOps } from "./ops.js";
+import { DeviceRetries } from "./retries.js";
 import { GatewayService } from "./service.js";
 import { bindEntry, connectFields } from "./sign.js";
 import { gatewayFilters, subDeviceFilters } from "./topics.js";
@@ -34,7 +34,14 @@ export interface Dev {
   reachable: boolean;
   offlineTimer?: NodeJS.Timeout;
   joinedBefore: boolean;
+  /** The cause this adapter holds the device's polling with (core.hold), if any. */
+  held?: string;
 }
+
+/** States in which the device is not polled (tencent.md 5.3, 4.8): the platform cannot take its data for a while. */
+const HELD_STATES = new Set(["unbound-no-key", "refused", "over-limit"]);
+/** States a newly applied document tries again (4.8: refused until the next connect, document or change). */
+const RETRIED_BY_DOCUMENT = new Set(["unbound-no-key", "refused", "over-limit"]);
 
 export const pairOf = (p: string): DevicePair => {
   const i = p.indexOf("/");
@@ -57,10 +64,8 @@ export class TencentAdapter implements PlatformAdapter {
   readonly counters = { downlinksDropped: 0, changes: 0 };
   private readonly tokens = new TokenSource(randomBytes(3).toString("hex"));
   private readonly keys = new Map<string, string>();
-  private readonly retry: Backoff;
+  private readonly retries: DeviceRetries<Dev>;
   private gen = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private readonly toRetry = new Set<Dev>();
   /** Pruning needs an applied document: without one the topology is left alone (4.5). */
   private haveDocument = false;
   private stopping = false;
@@ -83,7 +88,11 @@ export class TencentAdapter implements PlatformAdapter {
       refusalHint: "check the device key, the sdkAppId and the clock",
       logger: log,
     });
-    this.retry = new Backoff(m.reconnectMinSeconds * 1000, m.reconnectMaxSeconds * 1000);
+    this.retries = new DeviceRetries<Dev>(m.reconnectMinSeconds * 1000, m.reconnectMaxSeconds * 1000, (again) => {
+      // Only devices still waiting for it: a change, a document or a reconnect may have moved them meanwhile.
+      const still = again.filter((v) => v.state === "pending" || v.state === "refused");
+      if (this.link.connected && !this.stopping && still.length) void this.bringOnline(still);
+    });
     this.ops = new GatewayOps(this.link, this.gateway.key, this.c.sessions.batchSize, this.c.sessions.loginsPerSecond, m.requestTimeoutSeconds * 1000);
     this.commands = new Commands(this.link, core, log);
     this.service = new GatewayService(this.link, core, this.gateway.key, this.c.tencent.configResourceName, this.c.download?.allowHttp ?? false, log, () => this.tokens.next(), () => this.pushedDocumentApplied());
@@ -94,7 +103,13 @@ export class TencentAdapter implements PlatformAdapter {
       replyTimeoutMs: m.requestTimeoutSeconds * 1000,
       tslOf: (k) => this.devs.get(k)?.d.tsl ?? this.gatewayTsl,
       ready: (k) => this.ready(GATEWAY_ROUTE, k),
+      log,
     });
+    const u = this.uplinks.counters;
+    core.metrics.collect("fieldbridge_uplinks_expired_total", "uplink records dropped because their sample time is too old for the platform, by reason", "counter", () => [
+      { labels: { reason: "replay_limit" }, value: u.expired },
+      { labels: { reason: "platform_405" }, value: u.expiredByPlatform },
+    ]);
     this.link.on("connected", () => void this.onConnected());
     this.link.on("disconnected", () => this.onDisconnected());
     this.link.on("message", (t, p) => handleDownlink(this, t, p));
@@ -117,7 +132,7 @@ export class TencentAdapter implements PlatformAdapter {
 
   async stop(deadlineMs: number): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.retryTimer);
+    this.retries.clear();
     const online = [...this.devs.values()].filter((v) => this.isOnline(v));
     if (online.length && this.link.connected) {
       const wait = Math.max(0, Math.min(2000, deadlineMs - Date.now() - 500));
@@ -173,6 +188,16 @@ export class TencentAdapter implements PlatformAdapter {
     v.reason = reason;
     v.since = Date.now();
     this.log.info({ device: v.d.key, state, ...(reason ? { reason } : {}) }, "sub-device state");
+    this.syncHold(v);
+  }
+
+  /** Holds the device's polling while its state says the platform cannot take its data (the new cause first). */
+  private syncHold(v: Dev): void {
+    const cause = HELD_STATES.has(v.state) && this.devs.get(v.d.key) === v ? v.state : undefined;
+    if (cause === v.held) return;
+    if (cause) this.core.hold(v.d.key, cause, true);
+    if (v.held) this.core.hold(v.d.key, v.held, false);
+    v.held = cause;
   }
 
   unboundSet(): Set<string> {
@@ -189,7 +214,7 @@ export class TencentAdapter implements PlatformAdapter {
     const removed: Dev[] = [];
     for (const [k, v] of this.devs) {
       const d = next.get(k);
-      if (!d) { removed.push(v); this.devs.delete(k); continue; }
+      if (!d) { removed.push(v); this.devs.delete(k); this.syncHold(v); continue; }
       if (d.tsl !== v.d.tsl && JSON.stringify(d.tsl) !== JSON.stringify(v.d.tsl)) { v.d = d; if (this.isOnline(v)) void this.goOffline([v], "product changed").then(() => this.bringOnline([v])); }
       else v.d = d;
     }
@@ -200,10 +225,12 @@ export class TencentAdapter implements PlatformAdapter {
       const v: Dev = { d, state: unbound.has(k) ? "unbound" : "pending", since: Date.now(), onlineGen: 0, reachable: true, joinedBefore: false };
       this.devs.set(k, v);
       added.push(v);
-      // The cloud's unbind survives restarts: the core keeps the device suspended until change 1 or a pushed document.
-      if (v.state === "unbound") void this.core.lifecycle(k, "suspend");
+      // The cloud's unbind survives restarts: not polled, nothing kept for it, until change 1 or a pushed document.
+      if (v.state === "unbound") void this.core.lifecycle(k, "remove");
     }
     if (!this.link.connected) return;
+    // A newly applied document tries again what the platform refused or had no room for (4.8, 5.3).
+    const again = [...this.devs.values()].filter((v) => !added.includes(v) && RETRIED_BY_DOCUMENT.has(v.state));
     void (async () => {
       // A device whose online is still in flight is taken offline too: the platform may already show it online.
       if (removed.length) await this.goOffline(removed.filter((v) => this.isOnline(v) || v.state === "onlining"), "removed from the document");
@@ -212,7 +239,7 @@ export class TencentAdapter implements PlatformAdapter {
         const prune = bound.filter((p) => !this.devs.has(p));
         if (prune.length) await this.ops.run("unbind", prune.map(pairOf));
       }
-      await this.bringOnline(added, bound);
+      await this.bringOnline([...added, ...again], bound);
     })();
   }
 
@@ -223,7 +250,7 @@ export class TencentAdapter implements PlatformAdapter {
     clearTimeout(v.offlineTimer);
     if (!reachable) {
       v.offlineTimer = setTimeout(() => {
-        if (!v.reachable && this.isOnline(v)) void this.goOffline([v], reason ?? "field device silent").then(() => this.setState(v, "field-offline", reason));
+        if (!v.reachable && this.isOnline(v)) void this.goOffline([v], reason ?? "field device silent").then(() => { this.setState(v, "field-offline", reason); this.refill(); });
       }, this.c.tencent.fieldOfflineSeconds * 1000);
     } else if ((v.state === "field-offline" || v.state === "pending" || v.state === "offline") && this.link.connected && !this.isOnline(v)) {
       void this.bringOnline([v]);
@@ -248,9 +275,7 @@ export class TencentAdapter implements PlatformAdapter {
   private onDisconnected(): void {
     this.ops.failAll();
     this.uplinks.failAll();
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    this.toRetry.clear();
+    this.retries.clear();
     for (const v of this.devs.values()) if (v.state === "online" || v.state === "onlining" || v.state === "binding") this.setState(v, "pending", "gateway disconnected");
     this.core.presence(GATEWAY_ROUTE, false);
   }
@@ -276,8 +301,10 @@ export class TencentAdapter implements PlatformAdapter {
     const live = list.filter((v) => this.devs.get(v.d.key) === v && v.state !== "unbound" && !this.isOnline(v));
     for (const v of live) if (!v.reachable) this.setState(v, "field-offline", "field device not answering");
     let candidates = live.filter((v) => v.reachable);
-    const onlineNow = [...this.devs.values()].filter((v) => this.isOnline(v)).length;
-    const room = Math.max(0, this.c.sessions.maxOnline - onlineNow);
+    // Devices on their way online in another run count against the cap too.
+    const mine = new Set(live);
+    const taken = [...this.devs.values()].filter((v) => !mine.has(v) && (this.isOnline(v) || v.state === "onlining" || v.state === "binding")).length;
+    const room = Math.max(0, this.c.sessions.maxOnline - taken);
     for (const v of candidates.slice(room)) this.setState(v, "over-limit", `sessions.maxOnline ${this.c.sessions.maxOnline}`);
     candidates = candidates.slice(0, room);
     const toBind = candidates.filter((v) => boundSet && !boundSet.has(v.d.key));
@@ -305,18 +332,9 @@ export class TencentAdapter implements PlatformAdapter {
         else this.failed(v, "online", r, failed);
       }
     }
-    if (failed.length && !this.stopping) {
-      // One timer retries every device that failed for a transient reason (no reply, -2) on this connection.
-      for (const v of failed) this.toRetry.add(v);
-      if (!this.retryTimer) {
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          const again = [...this.toRetry];
-          this.toRetry.clear();
-          if (this.link.connected && gen === this.gen && !this.stopping) void this.bringOnline(again);
-        }, this.retry.next());
-      }
-    } else if (!this.toRetry.size) this.retry.reset();
+    if (this.stopping || gen !== this.gen) return;
+    if (failed.length) this.retries.soon(failed);
+    else this.retries.settled();
   }
 
   private async bind(list: Dev[], failed: Dev[]): Promise<Set<Dev>> {
@@ -341,10 +359,21 @@ export class TencentAdapter implements PlatformAdapter {
     if (r === undefined || r === -2) {
       this.setState(v, "pending", `${op}: ${r === undefined ? "no reply" : "result -2"}`);
       failed.push(v);
+    } else if (r === 801) {
+      // The platform found the request malformed: a defect on our side, tried again at the reconnect cap (4.8).
+      this.log.warn({ device: v.d.key, op }, "the platform refused a gateway operation as malformed (801)");
+      this.setState(v, "refused", `${op} result 801 (tried again in up to ${this.c.mqtt.reconnectMaxSeconds} s)`);
+      this.retries.later(v);
     } else {
       const hint = r === 805 ? " (check the clock)" : "";
       this.setState(v, "refused", `${op} result ${r}${hint}`);
     }
+  }
+
+  /** An online slot came free: devices over the cap try to take it (5.3). */
+  refill(): void {
+    const over = [...this.devs.values()].filter((v) => v.state === "over-limit");
+    if (over.length && this.link.connected && !this.stopping) void this.bringOnline(over);
   }
 
   private async wentOnline(v: Dev, gen: number): Promise<void> {

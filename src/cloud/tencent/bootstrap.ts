@@ -7,6 +7,7 @@ import type { BootstrapConfig, CommonMqtt, ConfigProblem } from "../../config/bo
 import type { PlatformBootstrap } from "../platform.js";
 import type { TencentSignMethod } from "./sign.js";
 import { deviceKey } from "../../core/device-key.js";
+import { checkDocumentDevices } from "./document.js";
 import { SESSIONS_SECTION } from "../sessions-schema.js";
 
 const PRODUCT_ID = "^[A-Z0-9]{10}$";
@@ -103,6 +104,7 @@ export const bootstrap: PlatformBootstrap = {
       deviceSecret: { type: "string", minLength: 4, maxLength: 88 },
     },
   },
+  checkDocument: (cfg, doc) => checkDocumentDevices(doc.deviceList, tencentView(cfg).gateway),
   // The document's OPC UA passwords are keyed with the gateway's device key as text (spec 7.3).
   documentSecret: (cfg: BootstrapConfig) => (cfg.gateway as { deviceSecret?: string }).deviceSecret,
   finish(cfg: BootstrapConfig, problems: ConfigProblem[]): void {

@@ -85,7 +85,10 @@ function onGatewayResult(a: TencentAdapter, msg: Obj): void {
   if (!r || !a.ops.onReply(r.type, r.devices)) ignored(a, { type: String(msg.type).slice(0, 64) }, "unmatched gateway operation reply");
 }
 
-/** `change` 0 / `unbind_device`: unbound by the cloud, persisted; the core suspends the device. */
+/**
+ * `change` 0 / `unbind_device`: unbound by the cloud, persisted; the core stops polling the device and drops its
+ * waiting records (counted), since nothing may be published for it any more (4.6).
+ */
 async function unbound(a: TencentAdapter, pairs: string[]): Promise<void> {
   const set = a.unboundSet();
   for (const p of pairs) {
@@ -97,7 +100,8 @@ async function unbound(a: TencentAdapter, pairs: string[]): Promise<void> {
     v.onlineGen = 0;
     a.setState(v, "unbound", "unbound by the cloud");
     if (wasOnline) await a.link.unsubscribe([`$thing/down/property/${p}`, `$thing/down/event/${p}`, `$thing/down/action/${p}`, `$thing/down/service/${p}`]);
-    await a.core.lifecycle(p, "suspend");
+    await a.core.lifecycle(p, "remove");
+    if (wasOnline) a.refill();
   }
 }
 

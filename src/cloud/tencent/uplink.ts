@@ -1,9 +1,12 @@
 /**
  * Sending outbox records (tencent.md 6.3, 6.4): each record becomes one or more `report`s (or one `event_post`),
  * published on the device's own topic with a fresh clientToken; a record is `ok` only when every message got its
- * reply with code 0. 503 or no reply → `retry` (at most 3 sends in all), 400/403/405/406 → `reject`. Records
- * older than `tencent.replayMaxAgeHours` are answered `reject` with reason "expired", never re-stamped.
+ * reply with code 0. 503 or no reply → `retry` (at most 3 sends in all, then dropped as unacknowledged),
+ * 400/403/405/406 → `reject`. Records older than `tencent.replayMaxAgeHours` are answered `reject` with reason
+ * "expired", never re-stamped; they and the platform's 405 are counted as expired, not as rejected (6.4, 10.1),
+ * with one log line per device and replay.
  */
+import type { Logger } from "pino";
 import { TokenBucket } from "../../core/token-bucket.js";
 import type { MqttLink } from "../mqtt/link.js";
 import type { RecordResult, Sending, UplinkRecord } from "../platform.js";
@@ -21,12 +24,23 @@ export interface UplinkOptions {
   replyTimeoutMs: number;
   tslOf(device: string): TslDocument | undefined;
   ready(device: string): boolean;
+  log: Logger;
 }
+
+/** A run of expired records of one device: logged once when it ends (no more for EPISODE_MS, or a fresh record). */
+interface ExpiredRun {
+  count: number;
+  oldest: number;
+  timer: NodeJS.Timeout;
+}
+const EPISODE_MS = 2000;
 
 export class Uplinks {
   private readonly waiting = new Map<string, (code: unknown) => void>();
   private readonly buckets = new Map<string, TokenBucket>();
-  readonly counters = { accepted: 0, retried: 0, rejected: 0, expired: 0, unknownReplies: 0 };
+  /** expired: older than the replay limit, not sent; expiredByPlatform: refused with 405 (outside its 24 h window). */
+  readonly counters = { accepted: 0, retried: 0, rejected: 0, unacknowledged: 0, expired: 0, expiredByPlatform: 0, unknownReplies: 0 };
+  private readonly expiredRuns = new Map<string, ExpiredRun>();
 
   constructor(private readonly link: MqttLink, private readonly tokens: TokenSource, private readonly o: UplinkOptions) {}
 
@@ -53,9 +67,11 @@ export class Uplinks {
       if (rec.kind === "wire") { plans.push({ seq: rec.seq, result: "reject", reason: "wire records of another platform are not sent on tencent" }); continue; }
       if (now - rec.time > this.o.replayMaxAgeHours * 3600_000) {
         this.counters.expired++;
-        plans.push({ seq: rec.seq, result: "reject", reason: "expired" });
+        this.expiredRun(rec.device, rec.time);
+        plans.push({ seq: rec.seq, result: "reject", reason: `expired: older than tencent.replayMaxAgeHours (${this.o.replayMaxAgeHours} h)` });
         continue;
       }
+      this.endRun(rec.device);
       if (!this.o.ready(rec.device)) { plans.push({ seq: rec.seq, result: "unsent", reason: "device not online on the connection" }); continue; }
       const tsl = this.o.tslOf(rec.device);
       if (rec.kind === "event") {
@@ -65,6 +81,27 @@ export class Uplinks {
     }
     const messages = plans.reduce((n, p) => n + ("msgs" in p ? p.msgs.length : 0), 0);
     return { messages, done: this.run(plans) };
+  }
+
+  private expiredRun(device: string, time: number): void {
+    const run = this.expiredRuns.get(device);
+    if (run) {
+      run.count++;
+      run.oldest = Math.min(run.oldest, time);
+      run.timer.refresh();
+      return;
+    }
+    const timer = setTimeout(() => this.endRun(device), EPISODE_MS);
+    timer.unref();
+    this.expiredRuns.set(device, { count: 1, oldest: time, timer });
+  }
+
+  private endRun(device: string): void {
+    const run = this.expiredRuns.get(device);
+    if (!run) return;
+    clearTimeout(run.timer);
+    this.expiredRuns.delete(device);
+    this.o.log.warn({ device, expired: run.count, oldest: new Date(run.oldest).toISOString(), replayMaxAgeHours: this.o.replayMaxAgeHours }, "records older than the replay limit dropped as expired (never re-stamped)");
   }
 
   private bucket(device: string): TokenBucket {
@@ -93,10 +130,14 @@ export class Uplinks {
     const unsent = rs.find((r) => r.startsWith("unsent"));
     if (unsent) return { seq: rec.seq, result: "unsent", reason: unsent.slice(7) };
     const reject = rs.find((r) => r.startsWith("reject"));
-    if (reject) { this.counters.rejected++; return { seq: rec.seq, result: "reject", reason: reject.slice(7) }; }
+    if (reject) {
+      if (reject.startsWith("reject:expired")) this.counters.expiredByPlatform++;
+      else this.counters.rejected++;
+      return { seq: rec.seq, result: "reject", reason: reject.slice(7) };
+    }
     const retry = rs.find((r) => r.startsWith("retry"));
     if (retry) {
-      if (rec.attempts + 1 >= MAX_SENDS) { this.counters.rejected++; return { seq: rec.seq, result: "reject", reason: `unacknowledged after ${MAX_SENDS} sends (${retry.slice(6)})` }; }
+      if (rec.attempts + 1 >= MAX_SENDS) { this.counters.unacknowledged++; return { seq: rec.seq, result: "reject", reason: `unacknowledged after ${MAX_SENDS} sends (${retry.slice(6)})` }; }
       this.counters.retried++;
       return { seq: rec.seq, result: "retry", reason: retry.slice(6) };
     }

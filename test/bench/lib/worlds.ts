@@ -9,6 +9,7 @@ import path from "node:path";
 import type { PlatformName } from "../../../src/cloud/platform.js";
 import { Records as HuaweiRecords } from "../../../src/sim/cloud/huawei/state.js";
 import { Records as LierdaRecords } from "../../../src/sim/cloud/lierda/records.js";
+import { TencentEmulator } from "../../../src/sim/cloud/tencent/index.js";
 import type { CloudWorld } from "../../../src/sim/world.js";
 import { loadWorld } from "../../../src/sim/worlds.js";
 import { freePort, type CloudCounts, type RunDir } from "./rig.js";
@@ -34,9 +35,10 @@ function rejectedOne(reason: string): void {
 }
 
 /**
- * Counts what the Huawei and Lierda emulators of this process record: accepted values (`properties`), messages and
+ * Counts what the Huawei, Lierda and Tencent emulators of this process record: accepted values (`properties`), messages and
  * their bytes, rejected uplinks, accepted and refused CONNECTs (`loginsOk`, `loginsFailed`), and keeps their
- * record lists short. It replaces the record classes' add method for the whole process (every emulator started in
+ * record lists short (Tencent: sub-device `online` results count as logins, a refused CONNECT as a failed one). It
+ * replaces the record classes' add method for the whole process (every emulator started in
  * it is counted), so a scenario calls it once, before it reads any record list.
  */
 export function countRecords(): { snapshot(): CloudCounts } {
@@ -60,6 +62,22 @@ export function countRecords(): { snapshot(): CloudCounts } {
         counts.bytes += (item as { json: string }).json.length;
       } else if (l === this.rejected) rejectedOne((item as { reason: string }).reason);
       else if (l === this.connects) (item as { accepted: boolean }).accepted ? counts.loginsOk++ : counts.loginsFailed++;
+      keep(l, item);
+    };
+    TencentEmulator.prototype.record = function record<T>(this: TencentEmulator, list: T[], item: T): void {
+      const l = list as unknown[];
+      if (l === this.accepted) {
+        if ((item as { kind: string }).kind === "property") counts.properties++;
+      } else if (l === this.received) {
+        const m = item as unknown as TencentEmulator["received"][number];
+        if (m.body.method === "report" || m.body.method === "event_post") {
+          counts.messages++;
+          counts.bytes += m.bytes;
+        }
+      } else if (l === this.refusals) rejectedOne((item as { reason: string }).reason);
+      else if (l === this.connects) {
+        if (!(item as { accepted: boolean }).accepted) counts.loginsFailed++;
+      } else if (l === this.ops && (item as { type: string }).type === "online") (item as { result: number }).result === 0 ? counts.loginsOk++ : counts.loginsFailed++;
       keep(l, item);
     };
   }

@@ -29,7 +29,7 @@ const PACE: Record<DevicePlatform, { connectsPerSecond: number; connectsPerDevic
   lierda: { connectsPerSecond: 20, connectsPerDevice: 2, why: "an auth and a device CONNECT per type-0 device" },
 };
 
-interface Ramp {
+export interface Ramp {
   /** Spawn → the gateway and every field device online on the emulator, ms. */
   allOnlineMs: number;
   /** The daemon's RSS when the first field device came online (document applied, polling, one connection). */
@@ -40,7 +40,7 @@ interface Ramp {
  * Watches the emulator from the spawn on (every 100 ms, bounded by the daemon's life and `stop`): the daemon's RSS
  * when the first field device is online, and when every one is.
  */
-function watchRamp(daemon: BenchDaemon, online: () => number, allOnline: () => boolean, stop: { done: boolean }): { ramp: Ramp; done: Promise<void> } {
+export function watchRamp(daemon: BenchDaemon, online: () => number, allOnline: () => boolean, stop: { done: boolean }): { ramp: Ramp; done: Promise<void> } {
   const ramp: Ramp = { allOnlineMs: Number.NaN, rssFirst: Number.NaN };
   const done = (async () => {
     let asked = false;

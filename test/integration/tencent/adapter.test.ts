@@ -68,7 +68,19 @@ describe("tencent adapter against the emulator", () => {
       const last = await r.adapter.send("gateway", [{ ...props(3, "bound", [["temp", 1, Date.now()]]), attempts: 2 }]).done;
       assert.equal(last[0]!.result, "reject");
       const old = await r.adapter.send("gateway", [props(4, "bound", [["temp", 1, Date.now() - 23.5 * 3600_000]])]).done;
-      assert.deepEqual(old, [{ seq: 4, result: "reject", reason: "expired" }]);
+      assert.equal(old.length, 1);
+      assert.equal(old[0]!.result, "reject");
+      assert.match((old[0] as { reason: string }).reason, /^expired/);
+      r.emu.failNext("report", 405);
+      const late = await r.adapter.send("gateway", [props(8, "bound", [["temp", 1, Date.now()]])]).done;
+      assert.equal(late[0]!.result, "reject");
+      // Expired records are counted as expired (not as rejected) in /status and in the metric, by reason.
+      const c = r.adapter.status().counters;
+      assert.deepEqual([c.uplink_expired, c.uplink_expiredByPlatform, c.uplink_rejected, c.uplink_unacknowledged], [1, 1, 0, 1]);
+      const metrics = r.adapter.core.metrics.render();
+      assert.match(metrics, /^fieldbridge_uplinks_expired_total\{reason="replay_limit"\} 1$/m);
+      assert.match(metrics, /^fieldbridge_uplinks_expired_total\{reason="platform_405"\} 1$/m);
+      await r.emu.waitFor(() => r.log.text().includes("records older than the replay limit dropped as expired"), 4000);
       const ev = await r.adapter.send("gateway", [{ kind: "event", seq: 5, device: "FBMBPRD001/bound", time: Date.now(), attempts: 0, identifier: "Alarm", outputs: { level: 2 } }]).done;
       assert.equal(ev[0]!.result, "ok");
       const notReady = await r.adapter.send("gateway", [props(6, "nokey", [["temp", 1, Date.now()]])]).done;
@@ -108,12 +120,12 @@ describe("tencent adapter against the emulator", () => {
       assert.deepEqual(r.emu.refusals, [], "a reply the platform would not accept");
     }, { setup: setupDevices }));
 
-  it("change 0 suspends and stops publishing until change 1; malformed change → 1; search_devices acknowledged", () =>
+  it("change 0 removes the device (not polled, its waiting records dropped) and stops publishing until change 1; malformed change → 1; search_devices acknowledged", () =>
     withRig(async (r) => {
       await online(r);
       assert.deepEqual(await r.emu.change(0, [{ product_id: "FBMBPRD001", device_name: "bound" }]), { type: "change", result: 0 });
       await r.emu.waitFor(() => r.lifecycle.length === 1, 2000);
-      assert.deepEqual(r.lifecycle, [["FBMBPRD001/bound", "suspend"]]);
+      assert.deepEqual(r.lifecycle, [["FBMBPRD001/bound", "remove"]]);
       assert.equal(r.adapter.ready("gateway", "FBMBPRD001/bound"), false);
       assert.equal((await r.adapter.send("gateway", [props(1, "bound", [["temp", 1, Date.now()]])]).done)[0]!.result, "unsent");
       assert.deepEqual(await r.emu.change(1, [{ product_id: "FBMBPRD001", device_name: "bound" }]), { type: "change", result: 0 });

@@ -131,7 +131,7 @@ describe("tencent adapter: malformed downlinks, 429, OTA, self-telemetry", () =>
       await r.emu.deliverDocument('{"serverList":[],"deviceList":[],"modelList":[],"tslList":[]}', { version: "5" });
       r.emu.send(`$thing/down/service/${SUB}`, { method: "unbind_device", payload: {} });
       await r.emu.waitFor(() => r.lifecycle.length === 1, 2000);
-      assert.deepEqual(r.lifecycle, [[SUB, "suspend"]]);
+      assert.deepEqual(r.lifecycle, [[SUB, "remove"]]);
       assert.equal(r.adapter.ready("gateway", SUB), false);
       const del = r.emu.waitMessage((_t, b) => b.method === "del_result", 2000);
       r.emu.send(`$thing/down/service/${GWKEY}`, { method: "del_resource", resource_name: "gateway-config.json", version: "5" });

@@ -39,6 +39,8 @@ export interface Rig {
   requests: CloudRequest[];
   offers: ConfigOffer[];
   lifecycle: Array<[string, LifecycleAction]>;
+  /** core.hold calls: device, cause, held. */
+  holds: Array<[string, string, boolean]>;
   presence: boolean[];
   rejoined: string[];
   firmware: string[];
@@ -79,6 +81,7 @@ export async function startRig(o: { psk?: string; reconnectMaxSeconds?: number; 
   rig.requests = [];
   rig.offers = [];
   rig.lifecycle = [];
+  rig.holds = [];
   rig.presence = [];
   rig.rejoined = [];
   rig.firmware = [];
@@ -108,7 +111,7 @@ export async function startRig(o: { psk?: string; reconnectMaxSeconds?: number; 
     lifecycle: async (d, a) => { rig.lifecycle.push([d, a]); },
     presence: (_r, up) => { rig.presence.push(up); },
     deviceRejoined: (d) => { rig.rejoined.push(d); },
-    hold: () => undefined,
+    hold: (d, cause, held) => { rig.holds.push([d, cause, held]); },
   };
   const adapter = new TencentAdapter(cfg as unknown as BootstrapConfig, core);
   Object.assign(rig, {

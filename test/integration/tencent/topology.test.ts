@@ -120,7 +120,52 @@ describe("tencent adapter: topology and per-device lifecycle", () => {
       r.adapter.start();
       await r.emu.waitFor(() => r.adapter.ready("gateway", "FBMBPRD001/other"), 5000);
       assert.equal(state(r, "keyed"), "unbound");
-      assert.deepEqual(r.lifecycle, [["FBMBPRD001/keyed", "suspend"]]);
+      assert.deepEqual(r.lifecycle, [["FBMBPRD001/keyed", "remove"]]);
       assert.ok(!r.emu.ops.some((o) => o.device === "FBMBPRD001/keyed"));
+    }));
+
+  it("refused and over-limit devices are held (not polled); a new document retries them; a freed slot is taken; holds are released online", () =>
+    withRig(async (r) => {
+      r.emu.addDevice("FBMBPRD001/keyed", { psk: SUB_KEY });
+      for (const d of ["a", "c", "d"]) r.emu.addDevice(`FBMBPRD001/${d}`, { bound: true });
+      r.emu.failNext("bind", 806, { device: "FBMBPRD001/keyed" });
+      const docDevices = [device("keyed"), device("a"), device("c"), device("d")];
+      r.adapter.setDevices(docDevices);
+      r.adapter.start();
+      await r.emu.waitFor(() => state(r, "keyed") === "refused" && r.adapter.ready("gateway", "FBMBPRD001/a"), 5000);
+      const held = (d: string) => r.holds.filter(([k]) => k === `FBMBPRD001/${d}`).map(([, c, h]) => `${c} ${h}`);
+      assert.deepEqual(held("keyed"), ["refused true"]);
+      assert.deepEqual(held("c"), ["over-limit true"]);
+      assert.deepEqual(held("d"), ["over-limit true"]);
+      assert.deepEqual(held("a"), []);
+      // The same document applied again: the refused device is tried again (and binds), the cap still holds c and d.
+      r.adapter.setDevices(docDevices);
+      await r.emu.waitFor(() => r.adapter.ready("gateway", "FBMBPRD001/keyed"), 5000);
+      assert.deepEqual(held("keyed"), ["refused true", "refused false"]);
+      assert.equal(state(r, "c"), "over-limit");
+      // The cloud unbinds a: its slot goes to c.
+      await r.emu.change(0, [{ product_id: "FBMBPRD001", device_name: "a" }]);
+      await r.emu.waitFor(() => r.adapter.ready("gateway", "FBMBPRD001/c"), 5000);
+      assert.deepEqual(held("c"), ["over-limit true", "over-limit false"]);
+      assert.equal(state(r, "d"), "over-limit");
+      assert.equal([...r.emu.devices.values()].filter((d) => d.online).length, 2);
+    }, { sessions: { maxOnline: 2 } }));
+
+  it("an unbound device without a key is held; a bind refused with 801 is tried again at the reconnect cap", () =>
+    withRig(async (r) => {
+      r.emu.addDevice("FBMBPRD001/nokey", {});
+      r.emu.addDevice("FBMBPRD001/keyed", { psk: SUB_KEY });
+      r.emu.failNext("bind", 801, { device: "FBMBPRD001/keyed" });
+      r.adapter.setDevices([device("nokey"), device("keyed")]);
+      r.adapter.start();
+      await r.emu.waitFor(() => state(r, "keyed") === "refused", 5000);
+      const refusedAt = Date.now();
+      assert.deepEqual(r.holds.filter(([k]) => k === "FBMBPRD001/nokey"), [["FBMBPRD001/nokey", "unbound-no-key", true]]);
+      assert.ok(r.holds.some(([k, c, h]) => k === "FBMBPRD001/keyed" && c === "refused" && h));
+      await r.emu.waitFor(() => r.adapter.ready("gateway", "FBMBPRD001/keyed"), 5000);
+      // reconnectMaxSeconds is 1 in the rig: between half and the whole of it.
+      assert.ok(Date.now() - refusedAt >= 400, `retried after ${Date.now() - refusedAt} ms`);
+      assert.deepEqual(r.emu.ops.filter((o) => o.type === "bind").map((o) => o.result), [801, 0]);
+      assert.ok(r.holds.some(([k, c, h]) => k === "FBMBPRD001/keyed" && c === "refused" && !h));
     }));
 });

@@ -1,5 +1,5 @@
 /** The Tencent IoT Explorer emulator: an aedes broker with the platform's rules (see index.ts). */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import tls from "node:tls";
@@ -24,8 +24,12 @@ export class TencentEmulator extends EventEmitter {
   readonly ops: OpRecord[] = [];
   /** Times the gateway's connection closed (DISCONNECT or socket loss). */
   readonly gatewayClosed: number[] = [];
+  /** Times the gateway's connection ended with an MQTT DISCONNECT (a clean close, not a lost socket). */
+  readonly gatewayDisconnects: number[] = [];
+  /** The URLs sent in `update_resource`, pre-signed like the platform's COS URLs (`?sign=…`, a credential). */
+  readonly documentUrls: string[] = [];
   /** Every message the gateway published, in order. */
-  readonly received: Array<{ topic: string; body: Json; time: number }> = [];
+  readonly received: Array<{ topic: string; body: Json; time: number; bytes: number }> = [];
   readonly devices = new Map<string, SimDevice>();
   private readonly faults: Array<{ method: string; code: number; device?: string }> = [];
   private readonly waiters = new Set<{ match: (topic: string, body: Json) => boolean; resolve: (b: Json) => void }>();
@@ -96,6 +100,14 @@ export class TencentEmulator extends EventEmitter {
     await this.outage();
     await new Promise<void>((r) => this.broker.close(() => r()));
     await this.files.close();
+  }
+
+  /**
+   * Every record list (connects, refusals, received, accepted, ops) grows through here, one item at a time: a
+   * benchmark replaces it to count and trim them (test/bench/lib/worlds.ts).
+   */
+  record<T>(list: T[], item: T): void {
+    list.push(item);
   }
 
   /** Resolves with the first gateway message matching, or rejects after `timeoutMs`. */
@@ -173,7 +185,8 @@ export class TencentEmulator extends EventEmitter {
   async deliverDocument(body: Buffer | string, o: { version?: string; name?: string; wrongMd5?: boolean; sizeDelta?: number; timeoutMs?: number } = {}): Promise<{ state: string; result_code: string; result_msg: string }> {
     const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body, "utf8");
     const version = o.version ?? String(Date.now());
-    const url = this.files.put(`cfg-${version}.json`, bytes);
+    const url = `${this.files.put(`cfg-${version}.json`, bytes)}?sign=${randomBytes(16).toString("hex")}`;
+    this.documentUrls.push(url);
     let md5 = createHash("md5").update(bytes).digest("hex");
     if (o.wrongMd5) md5 = md5.startsWith("0") ? `1${md5.slice(1)}` : `0${md5.slice(1)}`;
     const msg = { method: "update_resource", resource_name: o.name ?? "gateway-config.json", resource_type: "FILE", version, url, md5sum: md5, file_size: bytes.length + (o.sizeDelta ?? 0) };
@@ -206,7 +219,7 @@ export class TencentEmulator extends EventEmitter {
           : bad
           ? { ok: false as const, code: 5, reason: bad }
           : checkConnect({ clientId: client.id, username, password: password?.toString("utf8"), keepalive: ka }, { productId: this.opts.productId, deviceName: this.opts.deviceName, psk: this.opts.psk, sdkAppId: this.opts.sdkAppId ?? "12010126" }, (id) => [...this.devices.keys()].some((p) => p.replace("/", "") === id), Math.floor(Date.now() / 1000));
-        this.connects.push({ accepted: v.ok, code: v.ok ? 0 : v.code, reason: v.ok ? "ok" : v.reason, time: Date.now() });
+        this.record(this.connects, { accepted: v.ok, code: v.ok ? 0 : v.code, reason: v.ok ? "ok" : v.reason, time: Date.now() });
         if (!v.ok) return done(authError(v.code, v.reason), false);
         // A second connection of the gateway pushes the first out.
         if (this.gatewayClient && this.gatewayClient !== client) this.gatewayClient.close();
@@ -216,6 +229,8 @@ export class TencentEmulator extends EventEmitter {
           if (this.gatewayClient !== client) return;
           this.gatewayClient = undefined;
           this.gatewayClosed.push(Date.now());
+          // aedes sets this flag only when the client sent a DISCONNECT packet.
+          if ((client as unknown as { _disconnected?: boolean })._disconnected) this.gatewayDisconnects.push(Date.now());
           for (const d of this.devices.values()) d.online = false;
         });
         done(null, true);
@@ -225,7 +240,7 @@ export class TencentEmulator extends EventEmitter {
         const size = Buffer.isBuffer(packet.payload) ? packet.payload.length : Buffer.byteLength(String(packet.payload));
         const reason = packet.qos === 2 ? "QoS 2" : packet.retain ? "retain" : size > 16 * 1024 ? `payload of ${size} bytes over 16 KiB` : this.mayPublish(packet.topic);
         if (reason) {
-          this.refusals.push({ kind: "publish", topic: packet.topic, reason, time: Date.now() });
+          this.record(this.refusals, { kind: "publish", topic: packet.topic, reason, time: Date.now() });
           return cb(new Error(reason));
         }
         cb(null);
@@ -233,7 +248,7 @@ export class TencentEmulator extends EventEmitter {
       authorizeSubscribe: (client, sub, cb) => {
         const reason = sub.qos === 2 ? "QoS 2" : this.maySubscribe(sub.topic);
         if (reason) {
-          this.refusals.push({ kind: "subscribe", topic: sub.topic, reason, time: Date.now() });
+          this.record(this.refusals, { kind: "subscribe", topic: sub.topic, reason, time: Date.now() });
           return cb(null, null);
         }
         cb(null, sub);
@@ -290,25 +305,25 @@ export class TencentEmulator extends EventEmitter {
     let body: unknown;
     try { body = JSON.parse(packet.payload.toString("utf8")); } catch { body = undefined; }
     if (!isObj(body)) {
-      this.refusals.push({ kind: "payload", topic: packet.topic, reason: "not a JSON object", time: Date.now() });
+      this.record(this.refusals, { kind: "payload", topic: packet.topic, reason: "not a JSON object", time: Date.now() });
       if (s.kind === "up/property") this.send(`$thing/down/property/${s.pair}`, { method: "report_reply", clientToken: "", code: 400, status: "bad json" });
       return;
     }
-    this.received.push({ topic: packet.topic, body, time: Date.now() });
+    this.record(this.received, { topic: packet.topic, body, time: Date.now(), bytes: packet.payload.length });
     for (const w of [...this.waiters]) if (w.match(packet.topic, body)) w.resolve(body);
     if (s.kind === "op") return this.onOperation(body);
     if (body.method === "control_reply" || body.method === "action_reply") {
       const ok = typeof body.clientToken === "string" && Number.isInteger(body.code) && typeof body.status === "string" &&
         (body.method === "control_reply" ? s.kind === "up/property" : s.kind === "up/action" && typeof body.response === "object" && body.response !== null);
-      if (!ok) this.refusals.push({ kind: "payload", topic: packet.topic, reason: `malformed ${body.method}`, time: Date.now() });
+      if (!ok) this.record(this.refusals, { kind: "payload", topic: packet.topic, reason: `malformed ${body.method}`, time: Date.now() });
       return;
     }
     if ((s.kind === "up/property" && body.method === "report") || (s.kind === "up/event" && body.method === "event_post")) {
       const r = checkUplink(s.pair, body, this.devices.get(s.pair)?.identifiers, Date.now());
       const fault = this.takeFault(String(body.method), s.pair);
       const code = fault ?? r.code;
-      if (code === 0) this.accepted.push(...r.values);
-      else this.refusals.push({ kind: "payload", topic: packet.topic, reason: `${String(body.method)} code ${code}${r.reason ? `: ${r.reason}` : ""}`, time: Date.now() });
+      if (code === 0) for (const v of r.values) this.record(this.accepted, v);
+      else this.record(this.refusals, { kind: "payload", topic: packet.topic, reason: `${String(body.method)} code ${code}${r.reason ? `: ${r.reason}` : ""}`, time: Date.now() });
       const reply = body.method === "report" ? "report_reply" : "event_reply";
       const down = body.method === "report" ? "property" : "event";
       this.send(`$thing/down/${down}/${s.pair}`, { method: reply, clientToken: typeof body.clientToken === "string" ? body.clientToken : "", code, status: code === 0 ? "success" : "refused" });
@@ -319,13 +334,13 @@ export class TencentEmulator extends EventEmitter {
     const type = body.type;
     const reply = (payload: Json) => this.send(`$gateway/operation/result/${this.gw}`, { type, payload });
     if (type === "describe_sub_devices") {
-      this.ops.push({ type, device: "", result: 0, time: Date.now() });
+      this.record(this.ops, { type, device: "", result: 0, time: Date.now() });
       const devices = [...this.devices.values()].filter((d) => d.bound).map((d) => { const [p, n] = d.pair.split("/"); return { product_id: p, device_name: n }; });
       return reply({ devices });
     }
     if (type === "change" || type === "search_devices") return; // replies of the gateway, recorded in `received`
     if (!["bind", "unbind", "online", "offline"].includes(String(type)) || !isObj(body.payload) || !Array.isArray(body.payload.devices)) {
-      this.refusals.push({ kind: "payload", topic: `$gateway/operation/${this.gw}`, reason: `bad operation ${String(type)}`, time: Date.now() });
+      this.record(this.refusals, { kind: "payload", topic: `$gateway/operation/${this.gw}`, reason: `bad operation ${String(type)}`, time: Date.now() });
       return;
     }
     const out: Json[] = [];
@@ -344,7 +359,7 @@ export class TencentEmulator extends EventEmitter {
         else if (type === "online") { if (!d.bound) result = -1; else d.online = true; }
         else if (type === "offline") d.online = false;
       }
-      this.ops.push({ type: String(type), device: pair, result, time: Date.now() });
+      this.record(this.ops, { type: String(type), device: pair, result, time: Date.now() });
       out.push({ product_id: e.product_id, device_name: e.device_name, result });
     }
     reply({ devices: out });

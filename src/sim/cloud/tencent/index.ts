@@ -33,7 +33,8 @@
  * `control`, `action`, `change`, `searchDevices`, `deliverDocument` resolve with the gateway's reply (bounded,
  * reject at once when nothing subscribes the topic); `send(topic, body)` publishes anything raw; `waitMessage`,
  * `waitFor`; `failNext(method, code, {device?, count?})` for report, event_post, bind, online, offline, unbind,
- * connect; `received`, `ops`, `accepted`, `refusals`, `connects`.
+ * connect; `received`, `ops`, `accepted`, `refusals`, `connects`, `gatewayClosed`, `gatewayDisconnects` (clean MQTT
+ * DISCONNECTs).
  */
 export { TencentEmulator } from "./emulator.js";
 export type { Accepted, ConnectRecord, OpRecord, Refusal, SimDevice, TencentEmulatorOptions } from "./types.js";
