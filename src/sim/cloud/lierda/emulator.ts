@@ -1,8 +1,6 @@
 /** The Lierda X-platform emulator: an in-process aedes broker with the platform's rules. See index.ts. */
 import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
-import net from "node:net";
-import tls from "node:tls";
 import type { Aedes, Client } from "aedes";
 import type { Logger } from "pino";
 import { startFileServer, type FileServer } from "../../files.js";
@@ -13,6 +11,7 @@ import { Records } from "./records.js";
 import { Registry, type Device } from "./registry.js";
 import { handleUplink } from "./uplinks.js";
 import { waitFor } from "./wait.js";
+import { BrokerListener } from "../broker-listener.js";
 
 export interface LierdaEmulatorOptions {
   tls?: boolean;
@@ -55,8 +54,7 @@ export class LierdaEmulator extends EventEmitter<{ change: [] }> {
   /** Added to the time sync reply's timestamp. */
   clockSkewMs = 0;
   private broker!: Aedes;
-  private server!: net.Server;
-  private readonly sockets = new Set<net.Socket>();
+  private listener!: BrokerListener;
   private readonly conns = new Map<Client, ConnInfo>();
   private readonly downlinks = new WeakSet<object>();
   private readonly faults: Fault[] = [];
@@ -151,16 +149,13 @@ export class LierdaEmulator extends EventEmitter<{ change: [] }> {
   }
 
   async outage(): Promise<void> {
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((r) => this.server.close(() => r()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
+    if (!(await this.listener.outage())) return;
     this.emit("change");
   }
 
   async restore(): Promise<void> {
-    if (this.server.listening) return;
-    await this.listenOn(this.port);
+    if (this.listener.listening) return;
+    await this.listener.listen();
   }
 
   async close(): Promise<void> {
@@ -327,35 +322,9 @@ export class LierdaEmulator extends EventEmitter<{ change: [] }> {
       }
       this.emit("change");
     });
-    const onSocket = (s: net.Socket) => {
-      s.setNoDelay(true);
-      this.sockets.add(s);
-      s.once("close", () => this.sockets.delete(s));
-    };
-    if (this.tls) {
-      const server = tls.createServer({ ...testPki().server }, (s) => this.broker.handle(s));
-      server.on("connection", onSocket);
-      this.server = server;
-    } else {
-      this.server = net.createServer((s) => {
-        onSocket(s);
-        this.broker.handle(s);
-      });
-    }
-    await this.listenOn(this.opts.port ?? 0);
-    const addr = this.server.address();
-    if (!addr || typeof addr === "string") throw new Error("emulator has no TCP address");
-    this.port = addr.port;
-  }
-
-  private listenOn(port: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, this.host, () => {
-        this.server.off("error", reject);
-        resolve();
-      });
-    });
+    this.listener = new BrokerListener({ handle: (stream) => this.broker.handle(stream), host: this.host, tls: this.tls ? { ...testPki().server } : undefined });
+    await this.listener.listen(this.opts.port ?? 0);
+    this.port = this.listener.port;
   }
 
   private onAccepted(client: Client, info: ConnInfo): void {

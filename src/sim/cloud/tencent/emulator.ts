@@ -1,14 +1,13 @@
 /** The Tencent IoT Explorer emulator: an aedes broker with the platform's rules (see index.ts). */
 import { createHash, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import net from "node:net";
-import tls from "node:tls";
 import type { Aedes, AedesPublishPacket, AuthenticateError, Client } from "aedes";
 import { startFileServer, type FileServer } from "../../files.js";
 import { testPki } from "../tls-material.js";
 import { checkBind, checkConnect, scopeOf, SUB_DOWN, SUB_UP } from "./codec.js";
 import { checkUplink } from "./uplink.js";
 import type { Accepted, ConnectRecord, OpRecord, Refusal, SimDevice, TencentEmulatorOptions } from "./types.js";
+import { BrokerListener } from "../broker-listener.js";
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -34,10 +33,9 @@ export class TencentEmulator extends EventEmitter {
   private readonly faults: Array<{ method: string; code: number; device?: string }> = [];
   private readonly waiters = new Set<{ match: (topic: string, body: Json) => boolean; resolve: (b: Json) => void }>();
   private readonly downlinks = new WeakSet<Buffer>();
-  private readonly sockets = new Set<net.Socket>();
   private gatewayClient: Client | undefined;
   private broker!: Aedes;
-  private server!: net.Server;
+  private listener!: BrokerListener;
   private closed = false;
 
   private constructor(readonly opts: TencentEmulatorOptions, files: FileServer) {
@@ -86,13 +84,10 @@ export class TencentEmulator extends EventEmitter {
   }
 
   async outage(): Promise<void> {
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((r) => this.server.close(() => r()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
+    if (!(await this.listener.outage())) return;
   }
   async restore(): Promise<void> {
-    if (!this.server.listening) await this.listenOn(this.port);
+    if (!this.listener.listening) await this.listener.listen();
   }
   async close(): Promise<void> {
     if (this.closed) return;
@@ -256,25 +251,9 @@ export class TencentEmulator extends EventEmitter {
       authorizeForward: (_client, packet) => (Buffer.isBuffer(packet.payload) && this.downlinks.has(packet.payload) ? packet : null),
     });
     this.broker.on("publish", (packet, client) => { if (client) this.onPublish(packet); });
-    const onSocket = (s: net.Socket) => { s.setNoDelay(true); this.sockets.add(s); s.once("close", () => this.sockets.delete(s)); };
-    if (this.tls) {
-      const server = tls.createServer({ ...testPki().server }, (s) => this.broker.handle(s));
-      server.on("connection", onSocket);
-      this.server = server;
-    } else {
-      this.server = net.createServer((s) => { onSocket(s); this.broker.handle(s); });
-    }
-    await this.listenOn(this.opts.port ?? 0);
-    const a = this.server.address();
-    if (!a || typeof a === "string") throw new Error("emulator has no TCP address");
-    this.port = a.port;
-  }
-
-  private listenOn(port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, "127.0.0.1", () => { this.server.off("error", reject); resolve(); });
-    });
+    this.listener = new BrokerListener({ handle: (stream) => this.broker.handle(stream), host: "127.0.0.1", tls: this.tls ? { ...testPki().server } : undefined });
+    await this.listener.listen(this.opts.port ?? 0);
+    this.port = this.listener.port;
   }
 
   private mayPublish(topic: string): string | undefined {
