@@ -70,7 +70,8 @@ export function handleConfigGet(core: Core, up: Uplink, device: DeviceState, con
   const fault = core.faults.take("configGet", [device.key]);
   if (fault) return refuse(fault.code, fault.message);
   const entry = configs.get(device.productKey);
-  if (entry === "disabled") return refuse(6713, "thing config function is not available");
-  if (!entry) return refuse(6710, "no data");
+  // 6713 and 6710 answer a valid request (the function is off, there is no file): not refusals of what was sent.
+  if (entry === "disabled") return core.reply(up, 6713, { message: "thing config function is not available" });
+  if (!entry) return core.reply(up, 6710, { message: "no data" });
   core.reply(up, 200, { data: { ...entry } });
 }
