@@ -98,7 +98,12 @@ export type RecordResult =
   /** Refused in a way a later attempt can fix (no session, busy, timeout waiting for the reply): counted, sent again. */
   | { seq: number; result: "retry"; reason: string }
   /** Refused for good (invalid for the platform): dropped, counted and logged. */
-  | { seq: number; result: "reject"; reason: string };
+  | { seq: number; result: "reject"; reason: string }
+  /**
+   * Too old for the platform (its replay limit, or the platform's own window): dropped and counted apart from
+   * rejections; the adapter logs it (once per device and run).
+   */
+  | { seq: number; result: "expired"; reason: string };
 
 /** A send in progress: how many MQTT messages it costs (the replay pace counts these) and its per-record results. */
 export interface Sending {

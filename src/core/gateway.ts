@@ -264,7 +264,7 @@ export class Gateway implements GatewayView {
       depth: s.depth, bytes: s.bytes, oldestAgeMs: s.oldestAgeMs, inFlight: s.inFlight, writable: s.writable,
       dropped: {
         size: s.droppedForSize, age: s.droppedForAge, write_failed: s.droppedWriteFailed,
-        refused: s.droppedRefused, rejected: s.droppedRejected, removed: s.droppedRemoved,
+        refused: s.droppedRefused, rejected: s.droppedRejected, removed: s.droppedRemoved, expired: s.droppedExpired,
       },
     };
   }

@@ -37,6 +37,8 @@ export interface DrainStats {
   /** Records that came back unsent, refused or without an answer in time. */
   failed: number;
   rejected: number;
+  /** Records the platform found too old (dropped, counted apart from rejections). */
+  expired: number;
   /** Records sent from a backlog. */
   replayed: number;
   /** MQTT messages the sends cost. */

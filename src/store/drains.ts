@@ -49,7 +49,7 @@ export class Drains {
   private unsubscribe: (() => void) | undefined;
   private failing = false;
   private failedInEpisode = 0;
-  private readonly counters = { published: 0, acked: 0, failed: 0, rejected: 0, replayed: 0, messages: 0 };
+  private readonly counters = { published: 0, acked: 0, failed: 0, rejected: 0, expired: 0, replayed: 0, messages: 0 };
 
   constructor(o: DrainsOptions) {
     this.outbox = o.outbox;
@@ -348,6 +348,9 @@ export class Drains {
       } else if (res?.result === "reject") {
         this.outbox.reject(rec.seq, res.reason);
         this.counters.rejected++;
+      } else if (res?.result === "expired") {
+        this.outbox.expired(rec.seq);
+        this.counters.expired++;
       } else {
         this.counters.failed++;
         reason ??= res?.reason ?? failure ?? "no result for the record";

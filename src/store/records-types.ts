@@ -68,6 +68,8 @@ export interface RecordOutboxStats {
   droppedRejected: number;
   /** Of devices removed from the config. */
   droppedRemoved: number;
+  /** Too old for the platform (the adapter's replay limit or the platform's window). */
+  droppedExpired: number;
   /** False while writes fail (records are being dropped). */
   writable: boolean;
 }

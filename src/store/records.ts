@@ -56,7 +56,7 @@ export class RecordOutbox {
   private readonly listeners = new Set<(devices: Set<DeviceKey>) => void>();
   private closed = false;
 
-  private readonly counters = { acked: 0, droppedRefused: 0, droppedRejected: 0, droppedRemoved: 0 };
+  private readonly counters = { acked: 0, droppedRefused: 0, droppedRejected: 0, droppedRemoved: 0, droppedExpired: 0 };
   private readonly refusedEpisode: DropEpisode;
   private readonly rejectedEpisode: DropEpisode;
   private lastRefusal: { device: DeviceKey; seq: number; reason: string } | undefined;
@@ -178,6 +178,11 @@ export class RecordOutbox {
     if (!this.closed) this.drop(seq, "rejected", reason);
   }
 
+  /** Too old for the platform: dropped with the next batch and counted (the adapter logs it). */
+  expired(seq: number): void {
+    if (!this.closed) this.drop(seq, "expired", "");
+  }
+
   /** Drops every record of a device removed from the config; in-flight ones go when they settle. Returns the count dropped now. */
   dropDevice(device: DeviceKey): number {
     if (this.closed) return 0;
@@ -269,6 +274,7 @@ export class RecordOutbox {
       droppedRefused: this.counters.droppedRefused,
       droppedRejected: this.counters.droppedRejected,
       droppedRemoved: this.counters.droppedRemoved,
+      droppedExpired: this.counters.droppedExpired,
       writable: this.storage.writable,
     };
   }
@@ -287,12 +293,16 @@ export class RecordOutbox {
     this.storage.queueDelete(seq, held.bytes, held.device);
   }
 
-  private drop(seq: number, kind: "refused" | "rejected" | "removed", reason: string): void {
+  private drop(seq: number, kind: "refused" | "rejected" | "removed" | "expired", reason: string): void {
     const held = this.inFlight.get(seq);
     if (!held) return;
     this.settle(seq, held);
     if (kind === "removed") {
       this.counters.droppedRemoved++;
+      return;
+    }
+    if (kind === "expired") {
+      this.counters.droppedExpired++;
       return;
     }
     this.lastRefusal = { device: held.device, seq, reason };

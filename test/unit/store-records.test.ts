@@ -144,6 +144,19 @@ test("reject drops and counts, logged once per episode with the reason", (t) => 
   assert.equal(lines[0]!["reason"], "identifier count is not in the thing model");
 });
 
+test("expired records are dropped and counted apart from rejections, without a rejection warning", (t) => {
+  const log = captureLogger();
+  const store = open(t, tempDir(t), { logger: log.logger });
+  const ob = store.records;
+  ob.append([props("p/A", 1), props("p/A", 2)]);
+  ob.flush();
+  const [r1] = ob.take({ afterSeq: 0, limit: 1 }).records;
+  ob.expired(r1!.seq);
+  ob.flush();
+  assert.deepEqual([ob.stats().droppedExpired, ob.stats().droppedRejected, ob.stats().depth], [1, 0, 1]);
+  assert.equal(log.lines().filter((l) => String(l["msg"]).includes("rejected")).length, 0);
+});
+
 test("dropDevice drops stored, queued and (when they settle) in-flight records of a removed device only", (t) => {
   const store = open(t, tempDir(t), { records: { batchDelayMs: 1_000 } });
   const ob = store.records;

@@ -252,7 +252,7 @@ export class AliyunAdapter implements PlatformAdapter {
 
 type Outcomeless = RecordResult extends infer R ? (R extends RecordResult ? Omit<R, "seq"> : never) : never;
 
-const RANK: Record<RecordResult["result"], number> = { ok: 0, unsent: 1, retry: 2, reject: 3 };
+const RANK: Record<RecordResult["result"], number> = { ok: 0, unsent: 1, retry: 2, expired: 3, reject: 4 };
 
 /** A record spread over several messages is only ok when every message was; otherwise its worst result counts. */
 function worstPerSeq(results: RecordResult[]): RecordResult[] {

@@ -68,7 +68,7 @@ export class Uplinks {
       if (now - rec.time > this.o.replayMaxAgeHours * 3600_000) {
         this.counters.expired++;
         this.expiredRun(rec.device, rec.time);
-        plans.push({ seq: rec.seq, result: "reject", reason: `expired: older than tencent.replayMaxAgeHours (${this.o.replayMaxAgeHours} h)` });
+        plans.push({ seq: rec.seq, result: "expired", reason: `older than tencent.replayMaxAgeHours (${this.o.replayMaxAgeHours} h)` });
         continue;
       }
       this.endRun(rec.device);
@@ -131,8 +131,11 @@ export class Uplinks {
     if (unsent) return { seq: rec.seq, result: "unsent", reason: unsent.slice(7) };
     const reject = rs.find((r) => r.startsWith("reject"));
     if (reject) {
-      if (reject.startsWith("reject:expired")) this.counters.expiredByPlatform++;
-      else this.counters.rejected++;
+      if (reject.startsWith("reject:expired")) {
+        this.counters.expiredByPlatform++;
+        return { seq: rec.seq, result: "expired", reason: reject.slice(7) };
+      }
+      this.counters.rejected++;
       return { seq: rec.seq, result: "reject", reason: reject.slice(7) };
     }
     const retry = rs.find((r) => r.startsWith("retry"));

@@ -69,11 +69,11 @@ describe("tencent adapter against the emulator", () => {
       assert.equal(last[0]!.result, "reject");
       const old = await r.adapter.send("gateway", [props(4, "bound", [["temp", 1, Date.now() - 23.5 * 3600_000]])]).done;
       assert.equal(old.length, 1);
-      assert.equal(old[0]!.result, "reject");
-      assert.match((old[0] as { reason: string }).reason, /^expired/);
+      assert.equal(old[0]!.result, "expired");
+      assert.match((old[0] as { reason: string }).reason, /replayMaxAgeHours/);
       r.emu.failNext("report", 405);
       const late = await r.adapter.send("gateway", [props(8, "bound", [["temp", 1, Date.now()]])]).done;
-      assert.equal(late[0]!.result, "reject");
+      assert.equal(late[0]!.result, "expired");
       // Expired records are counted as expired (not as rejected) in /status and in the metric, by reason.
       const c = r.adapter.status().counters;
       assert.deepEqual([c.uplink_expired, c.uplink_expiredByPlatform, c.uplink_rejected, c.uplink_unacknowledged], [1, 1, 0, 1]);

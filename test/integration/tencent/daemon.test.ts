@@ -197,6 +197,10 @@ describe("tencent end to end through the daemon", () => {
     const status = JSON.parse(await http(rd, "/status")) as { cloud: { counters: Record<string, number> } };
     assert.ok(status.cloud.counters.uplink_expired! >= 1, JSON.stringify(status.cloud.counters));
     assert.match(await http(rd, "/metrics"), /^fieldbridge_uplinks_expired_total\{reason="replay_limit"\} [1-9]/m);
+    // The outbox counts it as expired, not as rejected.
+    const metrics = await http(rd, "/metrics");
+    assert.match(metrics, /^fieldbridge_outbox_dropped_total\{reason="expired"\} [1-9]/m);
+    assert.match(metrics, /^fieldbridge_outbox_dropped_total\{reason="rejected"\} 0$/m);
     assert.equal((await stop(d)).code, 0);
     daemon = undefined;
   });
