@@ -33,8 +33,10 @@ export interface MqttLinkOptions {
   reconnectMaxMs: number;
   /** A connection that lasted this long resets the backoff (default 60 s). */
   stableMs?: number;
-  /** SUBACK wait and the connect timeout's base (default 10 s). */
+  /** SUBACK wait (default 10 s). */
   requestTimeoutMs?: number;
+  /** No CONNACK within this after the connection opened: the attempt failed (default 10 s, as the platforms' specs say). */
+  connectTimeoutMs?: number;
   /** CONNACK codes that mean bad credentials (retried at the cap). Default 4 and 5. */
   credentialRefusals?: ReadonlySet<number>;
   /** Text naming what to check when the credentials are refused. */
@@ -200,7 +202,8 @@ export class MqttLink extends EventEmitter<Events> {
       clean: true,
       // Reconnection is ours: credentials are signed afresh for every attempt.
       reconnectPeriod: 0,
-      connectTimeout: 30_000,
+      // No CONNACK within this: the attempt counts as failed and is retried with the normal backoff (the specs: 10 s).
+      connectTimeout: this.o.connectTimeoutMs ?? 10_000,
       resubscribe: false,
       queueQoSZero: false,
       // SNI carries a host name only (RFC 6066); an IP address is verified against the certificate's IP SANs.
