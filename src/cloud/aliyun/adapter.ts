@@ -79,6 +79,7 @@ export class AliyunAdapter implements PlatformAdapter {
       link: this.link, kv: core.kv, gateway: this.identity, gatewayTags: gatewayTags(core.version, g.tags),
       online: (key) => this.subs.isOnline(key), logger: log.child({ component: "tags" }),
     });
+    core.metrics.collect("fieldbridge_tags_pending", "devices whose tags wait to be sent (Alibaba device tags)", "gauge", () => [{ labels: {}, value: this.tags.pending }]);
     this.router = new DownlinkRouter(this.link, this.identity, this.subs, {
       request: (r) => core.request(r),
       serves: (key) => this.devices.has(key),
@@ -236,6 +237,7 @@ export class AliyunAdapter implements PlatformAdapter {
       counters: {
         ...this.counters, logins: this.subs.counters.logins, loginFailures: this.subs.counters.loginFailures,
         connects: this.link.counters.connects, refusals: this.link.counters.refusals, downlinks: this.router.counters.requests,
+        tagsPending: this.tags.pending,
       },
       firmware: this.ota.status(),
     };

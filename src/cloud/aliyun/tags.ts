@@ -85,6 +85,11 @@ export class DeviceTags {
     }
   }
 
+  /** Devices whose tags wait to be compared and sent (after a first start: every device, one request at a time). */
+  get pending(): number {
+    return this.queue.size + (this.pumping ? 1 : 0);
+  }
+
   /** A sub-device logged in. */
   online(key: string): void {
     this.enqueue(key);

@@ -62,12 +62,14 @@ export async function startSteady(
     } catch {
       continue; // the status endpoint is not listening yet
     }
-    last = `${m.get("fieldbridge_subdevices_online") ?? 0} of ${online} sub-devices online, outbox depth ${m.get("fieldbridge_outbox_depth") ?? 0}`;
+    last = `${m.get("fieldbridge_subdevices_online") ?? 0} of ${online} sub-devices online, outbox depth ${m.get("fieldbridge_outbox_depth") ?? 0}, tags pending ${m.get("fieldbridge_tags_pending") ?? 0}`;
     if ((m.get("fieldbridge_subdevices_online") ?? 0) < online) continue;
     if (Number.isNaN(rampMs)) rampMs = performance.now() - daemon.spawnedAtPerf;
     const replayed = m.get("fieldbridge_uplinks_replayed_total") ?? 0;
     const depth = m.get("fieldbridge_outbox_depth") ?? 0;
-    calm = replayed === lastReplayed && depth < 500 ? calm + 1 : 0;
+    // One-time work after a first start (Alibaba sends each device's tags once) is not the steady state either.
+    const tagsPending = m.get("fieldbridge_tags_pending") ?? 0;
+    calm = replayed === lastReplayed && depth < 500 && tagsPending === 0 ? calm + 1 : 0;
     lastReplayed = replayed;
     if (calm >= 3) return { daemon, rampMs, settledMs: performance.now() - daemon.spawnedAtPerf };
   }
