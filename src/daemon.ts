@@ -32,11 +32,15 @@ export async function runDaemon(cfg: BootstrapConfig, configWarnings: ConfigProb
         logger.error("shutdown took too long; exiting");
         process.exit(1);
       }, 9500).unref();
+      const t0 = Date.now();
       void (async () => {
         await notifier.stopping();
         notifier.stop();
-        await ops?.stop().catch(() => undefined);
-        await gw.stop(8000);
+        // An open page's event stream must not hold the stop: the status endpoint gets half a second.
+        await Promise.race([ops?.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 500).unref())]);
+        // The gateway's steps get 8 s from the signal, less what the above took: 1.5 s stay for what cannot be
+        // raced (the last commit, closing the database).
+        await gw.stop(Math.max(1000, 8000 - (Date.now() - t0)));
         resolve(0);
       })();
     };

@@ -6,18 +6,11 @@
  * `tencent.publishesPerSecond` (10) messages per second, and a report leaves the outbox on its `report_reply`.
  * Measured: spawn → every sub-device online on the emulator, then a steady window with all of them reporting.
  */
-import type { LogSummary } from "../lib/daemon.js";
 import { env } from "../lib/env.js";
-import { measureWindow, startSteady, type WindowResult } from "../lib/measure.js";
 import type { ScenarioBody } from "../lib/result.js";
-import { meterTsl, modbusDocument, startModbusField, type ModbusField, type RunDir } from "../lib/rig.js";
-import { fmt, fmtInt, mb, sleep } from "../lib/stats.js";
-import { countRecords, startWorld, writeWorldConfig } from "../lib/worlds.js";
-import { type Ramp, watchRamp } from "./devices.js";
+import { fmt, fmtInt, mb } from "../lib/stats.js";
+import { PERIOD_MS, POINTS, runDeviceWorld } from "./devices.js";
 
-const POINTS = 5;
-const PERIOD_MS = 1000;
-const PER_CHANNEL = 125;
 /** The daemon's defaults (src/cloud/tencent/bootstrap.ts). */
 const LOGINS_PER_SECOND = 50;
 const BATCH = 10;
@@ -31,54 +24,12 @@ export async function devicesTencentScenario(): Promise<ScenarioBody> {
   // The bucket starts full (burst = the rate).
   const floorS = Math.max(0, devices - LOGINS_PER_SECOND) / LOGINS_PER_SECOND;
   const nominal = (devices * POINTS * 1000) / PERIOD_MS;
-  const counter = countRecords();
-  const world = await startWorld("tencent", tls);
-  let field: ModbusField | undefined;
-  let run: RunDir | undefined;
-  let win: WindowResult;
-  let ramp: Ramp;
-  let info: { rampMs: number; settledMs: number; stopMs: number; onlineAtEnd: number };
-  let logs: LogSummary;
-  try {
-    const naming = world.naming(devices);
-    const keys = naming.devices.map((d) => `${naming.product}/${d}`);
-    const countOnline = () => keys.reduce((n, k) => n + (world.online(k) ? 1 : 0), 0);
-    await world.provision(naming, meterTsl(POINTS, naming.product));
-    field = await startModbusField({ devices, points: POINTS, perChannel: PER_CHANNEL, names: naming.devices, productKey: naming.product });
-    run = await writeWorldConfig(world, {
-      document: modbusDocument(field, { periodMs: PERIOD_MS, trigger: 1, productKey: naming.product }),
-      // The world raises the online and publish paces for quick tests; empty sections give the daemon's defaults.
-      // Values sampled before a sub-device is online wait in the store; at the default 50/s replay they would
-      // still be draining during the window.
-      overrides: { sessions: {}, tencent: {}, store: { replayRatePerSecond: 5000 } },
-    });
-    const stop = { done: false };
-    let watch: ReturnType<typeof watchRamp> | undefined;
-    try {
-      const steady = await startSteady(run, devices, Math.round(3 * floorS * 1000) + 180_000, (d) => {
-        watch = watchRamp(d, countOnline, () => world.allOnline(), stop);
-      });
-      try {
-        const seen = await Promise.race([watch!.done.then(() => true), sleep(10_000).then(() => false)]);
-        if (!seen) throw new Error(`${countOnline()} of ${devices} sub-devices online on the emulator 10 s after the daemon counted all`);
-        await sleep(2000);
-        win = await measureWindow(steady.daemon, { counter }, seconds);
-        ramp = watch!.ramp;
-      } finally {
-        const onlineAtEnd = countOnline();
-        logs = steady.daemon.logSummary();
-        const stopped = await steady.daemon.stop();
-        info = { rampMs: steady.rampMs, settledMs: steady.settledMs, stopMs: stopped.ms, onlineAtEnd };
-      }
-    } finally {
-      stop.done = true;
-      await watch?.done;
-    }
-  } finally {
-    await world.close();
-    await field?.close();
-    run?.cleanup();
-  }
+  // The world raises the online and publish paces for quick tests; empty sections give the daemon's defaults. Values
+  // sampled before a sub-device is online wait in the store; at the default 50/s replay they would still be draining
+  // during the window.
+  const { win, ramp, info, logs, channels, counts } = await runDeviceWorld({
+    platform: "tencent", devices, seconds, tls, floorS, overrides: { sessions: {}, tencent: {}, store: { replayRatePerSecond: 5000 } },
+  });
 
   const cpu = win.cpuPercent;
   const lag = win.probe.lagMs.p99 ?? Number.NaN;
@@ -87,7 +38,7 @@ export async function devicesTencentScenario(): Promise<ScenarioBody> {
   const delivered = win.cloud.pointsPerSec / nominal;
   const label = `Tencent ${fmtInt(devices)} sub-devices x ${POINTS} @ 1 s`;
   const notes = [
-    `${label}: ${fmtInt(devices)} sub-devices bound in the console, behind one MQTT${tls ? "S" : ""} connection of the gateway, on ${field.sims.length} Modbus TCP channel(s); ` +
+    `${label}: ${fmtInt(devices)} sub-devices bound in the console, behind one MQTT${tls ? "S" : ""} connection of the gateway, on ${channels} Modbus TCP channel(s); ` +
       `brought online at the defaults sessions.loginsPerSecond ${LOGINS_PER_SECOND} and batchSize ${BATCH} (so at least ${fmt(floorS, 0)} s for ${fmtInt(devices)} sub-devices), tencent.publishesPerSecond 10 per sub-device; ` +
       `a report leaves the outbox on its report_reply. The gateway config document persisted in dataDir; store.replayRatePerSecond 5000 (default 50). ` +
       `The daemon counted all online ${fmt(info.rampMs / 1000, 1)} s after the spawn, the ramp's backlog replayed by ${fmt(info.settledMs / 1000, 1)} s; window ${seconds} s after that. ` +
@@ -98,11 +49,10 @@ export async function devicesTencentScenario(): Promise<ScenarioBody> {
   if (win.gateway.fieldErrors > 0) notes.push(`${label}: ${win.gateway.fieldErrors} failed Modbus request(s) in the window (${win.gateway.fieldTimeouts} timeouts)`);
   if (logs.errors > 0 || logs.warnings > 0) notes.push(`${label}: the daemon logged ${logs.errors} error(s) and ${logs.warnings} warning(s): ${logs.first.join(" | ")}`);
   else if (logs.other > 0) notes.push(`${label}: Node warned on the daemon's stderr: ${logs.first.join(" | ")}`);
-  const counts = counter.snapshot();
   if (counts.loginsFailed > 0) notes.push(`${label}: the emulator refused ${counts.loginsFailed} online request(s) or CONNECT(s) during the run`);
   return {
     title: label,
-    params: { platform: "tencent", devices, points: POINTS, periodMs: PERIOD_MS, channels: field.sims.length, seconds, tls, loginsPerSecond: LOGINS_PER_SECOND, batchSize: BATCH, nominalPointsPerSec: nominal },
+    params: { platform: "tencent", devices, points: POINTS, periodMs: PERIOD_MS, channels, seconds, tls, loginsPerSecond: LOGINS_PER_SECOND, batchSize: BATCH, nominalPointsPerSec: nominal },
     metrics: {
       allOnlineMs: ramp.allOnlineMs,
       onlineFloorMs: floorS * 1000,

@@ -4,6 +4,7 @@
  * channels. The daemon connects at the platform's default pace; measured: spawn → every device online on the
  * emulator, then a steady window with all of them reporting.
  */
+import type { PlatformName } from "../../../src/cloud/platform.js";
 import type { BenchDaemon, LogSummary } from "../lib/daemon.js";
 import { env } from "../lib/env.js";
 import { measureWindow, startSteady, type WindowResult } from "../lib/measure.js";
@@ -14,8 +15,8 @@ import { countRecords, startWorld, writeWorldConfig } from "../lib/worlds.js";
 
 export type DevicePlatform = "huawei" | "lierda";
 
-const POINTS = 5;
-const PERIOD_MS = 1000;
+export const POINTS = 5;
+export const PERIOD_MS = 1000;
 /** 1,000 devices on 8 channels, as `scale` spreads its 1,500. */
 const PER_CHANNEL = 125;
 
@@ -59,56 +60,70 @@ export function watchRamp(daemon: BenchDaemon, online: () => number, allOnline: 
   return { ramp, done };
 }
 
-export async function devicesScenario(platform: DevicePlatform): Promise<ScenarioBody> {
-  const devices = env.devices();
-  const seconds = 3 * env.seconds();
-  const tls = env.tls();
-  const pace = PACE[platform];
-  // The gateway's own device is a member of the same pool; the bucket starts full (burst = the rate).
-  const connects = devices * pace.connectsPerDevice + 1;
-  const floorS = Math.max(0, connects - pace.connectsPerSecond) / pace.connectsPerSecond;
-  const nominal = (devices * POINTS * 1000) / PERIOD_MS;
+export interface DeviceWorldRun {
+  win: WindowResult;
+  ramp: Ramp;
+  info: { rampMs: number; settledMs: number; stopMs: number; onlineAtEnd: number };
+  logs: LogSummary;
+  /** Modbus TCP channels the devices were spread over. */
+  channels: number;
+  /** What the emulator counted over the whole run. */
+  counts: ReturnType<ReturnType<typeof countRecords>["snapshot"]>;
+}
+
+/**
+ * One run of a platform's cloud world at scale: `devices` field devices of one product provisioned in the world, a
+ * Modbus field for them, the daemon started with the persisted document, the ramp watched until the emulator sees
+ * every device online, then a window of `seconds`. `overrides` go over the world's bootstrap sections.
+ */
+export async function runDeviceWorld(o: {
+  platform: PlatformName;
+  devices: number;
+  seconds: number;
+  tls: boolean;
+  /** The connect or online pace's floor for the ramp, s (the start waits three times it, plus 180 s). */
+  floorS: number;
+  overrides: Record<string, unknown>;
+}): Promise<DeviceWorldRun> {
   const counter = countRecords();
-  const world = await startWorld(platform, tls);
+  const world = await startWorld(o.platform, o.tls);
   let field: ModbusField | undefined;
   let run: RunDir | undefined;
-  let win: WindowResult;
-  let ramp: Ramp;
-  let info: { rampMs: number; settledMs: number; stopMs: number; onlineAtEnd: number };
-  let logs: LogSummary;
   try {
-    const naming = world.naming(devices);
+    const naming = world.naming(o.devices);
     const keys = naming.devices.map((d) => `${naming.product}/${d}`);
     const countOnline = () => keys.reduce((n, k) => n + (world.online(k) ? 1 : 0), 0);
     await world.provision(naming, meterTsl(POINTS, naming.product));
-    field = await startModbusField({ devices, points: POINTS, perChannel: PER_CHANNEL, names: naming.devices, productKey: naming.product });
+    field = await startModbusField({ devices: o.devices, points: POINTS, perChannel: PER_CHANNEL, names: naming.devices, productKey: naming.product });
     run = await writeWorldConfig(world, {
       document: modbusDocument(field, { periodMs: PERIOD_MS, trigger: 1, productKey: naming.product }),
-      // Values sampled before a device's connection wait in the store; replayed at the default 50/s they would
-      // still be draining during the window.
-      overrides: { store: { replayRatePerSecond: 5000 } },
+      overrides: o.overrides,
     });
     const stop = { done: false };
     let watch: ReturnType<typeof watchRamp> | undefined;
     try {
-      // Three times the connect pace's floor, and time to replay what was sampled during the ramp.
-      const steady = await startSteady(run, devices, Math.round(3 * floorS * 1000) + 180_000, (d) => {
+      // Three times the pace's floor, and time to replay what was sampled during the ramp.
+      const steady = await startSteady(run, o.devices, Math.round(3 * o.floorS * 1000) + 180_000, (d) => {
         watch = watchRamp(d, countOnline, () => world.allOnline(), stop);
       });
+      let win: WindowResult;
+      let ramp: Ramp;
       try {
         // The daemon counts a device online on CONNACK; the emulator may see the last one a moment later.
         const seen = await Promise.race([watch!.done.then(() => true), sleep(10_000).then(() => false)]);
-        if (!seen) throw new Error(`${countOnline()} of ${devices} devices online on the emulator 10 s after the daemon counted all`);
+        if (!seen) throw new Error(`${countOnline()} of ${o.devices} devices online on the emulator 10 s after the daemon counted all`);
         await sleep(2000);
-        win = await measureWindow(steady.daemon, { counter }, seconds);
+        win = await measureWindow(steady.daemon, { counter }, o.seconds);
         ramp = watch!.ramp;
-      } finally {
-        const onlineAtEnd = countOnline();
-        // The log up to the end of the window: what the shutdown logs is not the steady state.
-        logs = steady.daemon.logSummary();
-        const stopped = await steady.daemon.stop();
-        info = { rampMs: steady.rampMs, settledMs: steady.settledMs, stopMs: stopped.ms, onlineAtEnd };
+      } catch (err) {
+        await steady.daemon.stop();
+        throw err;
       }
+      const onlineAtEnd = countOnline();
+      // The log up to the end of the window: what the shutdown logs is not the steady state.
+      const logs = steady.daemon.logSummary();
+      const stopped = await steady.daemon.stop();
+      return { win, ramp, logs, channels: field.sims.length, counts: counter.snapshot(), info: { rampMs: steady.rampMs, settledMs: steady.settledMs, stopMs: stopped.ms, onlineAtEnd } };
     } finally {
       stop.done = true;
       await watch?.done;
@@ -118,6 +133,20 @@ export async function devicesScenario(platform: DevicePlatform): Promise<Scenari
     await field?.close();
     run?.cleanup();
   }
+}
+
+export async function devicesScenario(platform: DevicePlatform): Promise<ScenarioBody> {
+  const devices = env.devices();
+  const seconds = 3 * env.seconds();
+  const tls = env.tls();
+  const pace = PACE[platform];
+  // The gateway's own device is a member of the same pool; the bucket starts full (burst = the rate).
+  const connects = devices * pace.connectsPerDevice + 1;
+  const floorS = Math.max(0, connects - pace.connectsPerSecond) / pace.connectsPerSecond;
+  const nominal = (devices * POINTS * 1000) / PERIOD_MS;
+  // Values sampled before a device's connection wait in the store; replayed at the default 50/s they would still be
+  // draining during the window.
+  const { win, ramp, info, logs, channels, counts } = await runDeviceWorld({ platform, devices, seconds, tls, floorS, overrides: { store: { replayRatePerSecond: 5000 } } });
 
   const cpu = win.cpuPercent;
   const lag = win.probe.lagMs.p99 ?? Number.NaN;
@@ -126,7 +155,7 @@ export async function devicesScenario(platform: DevicePlatform): Promise<Scenari
   const delivered = win.cloud.pointsPerSec / nominal;
   const label = `${platform === "huawei" ? "Huawei" : "Lierda"} ${fmtInt(devices)} devices x ${POINTS} @ 1 s`;
   const notes = [
-    `${label}: ${fmtInt(devices)} field devices, one MQTT${tls ? "S" : ""} connection each, on ${field.sims.length} Modbus TCP channel(s), ` +
+    `${label}: ${fmtInt(devices)} field devices, one MQTT${tls ? "S" : ""} connection each, on ${channels} Modbus TCP channel(s), ` +
       `connected at the default ${platform}.connectsPerSecond (${pace.connectsPerSecond}/s; ${pace.why}, so at least ${fmt(floorS, 0)} s for ${fmtInt(connects)} CONNECTs with the gateway's on a first start). ` +
       `The gateway config document persisted in dataDir (as after its delivery); store.replayRatePerSecond 5000 (default 50). ` +
       `The daemon counted all online ${fmt(info.rampMs / 1000, 1)} s after the spawn, the ramp's backlog replayed by ${fmt(info.settledMs / 1000, 1)} s; window ${seconds} s after that. ` +
@@ -138,11 +167,10 @@ export async function devicesScenario(platform: DevicePlatform): Promise<Scenari
   if (win.gateway.fieldErrors > 0) notes.push(`${label}: ${win.gateway.fieldErrors} failed Modbus request(s) in the window (${win.gateway.fieldTimeouts} timeouts)`);
   if (logs.errors > 0 || logs.warnings > 0) notes.push(`${label}: the daemon logged ${logs.errors} error(s) and ${logs.warnings} warning(s): ${logs.first.join(" | ")}`);
   else if (logs.other > 0) notes.push(`${label}: Node warned on the daemon's stderr: ${logs.first.join(" | ")}`);
-  const counts = counter.snapshot();
   if (counts.loginsFailed > 0) notes.push(`${label}: the emulator refused ${counts.loginsFailed} CONNECT(s) during the run`);
   return {
     title: label,
-    params: { platform, devices, points: POINTS, periodMs: PERIOD_MS, channels: field.sims.length, seconds, tls, connectsPerSecond: pace.connectsPerSecond, nominalPointsPerSec: nominal },
+    params: { platform, devices, points: POINTS, periodMs: PERIOD_MS, channels, seconds, tls, connectsPerSecond: pace.connectsPerSecond, nominalPointsPerSec: nominal },
     metrics: {
       allOnlineMs: ramp.allOnlineMs,
       connectFloorMs: floorS * 1000,
