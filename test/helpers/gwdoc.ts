@@ -1,4 +1,10 @@
 /** Builds gateway config documents (the pushed file) for tests. */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import type { BootstrapConfig } from "../../src/config/bootstrap/load.js";
+import { checkGatewayConfigFile } from "../../src/config/gateway/check.js";
 import type { TslDocument } from "../../src/things/tsl-types.js";
 
 export const METER = "a1TestMeter";
@@ -56,4 +62,28 @@ export function modbusDoc(o: ModbusDocOptions): Record<string, unknown> {
     deviceList,
     tslList: [meterTsl(o.points, pk)],
   };
+}
+
+/** `modbusDoc` with one point per device and the devices named `names` (a platform's naming rules). */
+export function namedDevicesDoc(names: string[], productKey: string): Record<string, unknown> {
+  const d = modbusDoc({ devices: names.length, points: 1, productKey });
+  (d.deviceList as Array<{ deviceName: string }>).forEach((x, i) => (x.deviceName = names[i]!));
+  return d;
+}
+
+/** `fieldbridge check --gateway-config` on `document` (written to a temp file): its verdict and printed lines. */
+export async function checkDocumentFile(document: Record<string, unknown>, bootstrap: BootstrapConfig | undefined): Promise<{ ok: boolean; lines: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), "fb-doc-check-"));
+  try {
+    const file = join(dir, "doc.json");
+    writeFileSync(file, JSON.stringify(document));
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on("data", (c: Buffer) => chunks.push(c));
+    const ok = await checkGatewayConfigFile(file, bootstrap, out);
+    out.end();
+    return { ok, lines: Buffer.concat(chunks).toString("utf8").trimEnd().split("\n") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -4,44 +4,21 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { checkDocumentDevices } from "../../../../src/cloud/lierda/document.js";
 import { documentCheck } from "../../../../src/cloud/bootstraps.js";
 import { validateBootstrap, type BootstrapConfig } from "../../../../src/config/bootstrap/load.js";
-import { checkGatewayConfigFile } from "../../../../src/config/gateway/check.js";
 import { formatPath } from "../../../../src/config/gateway/problems.js";
 import { loadGatewayDocument } from "../../../../src/config/gateway/index.js";
-import { modbusDoc } from "../../../helpers/gwdoc.js";
+import { checkDocumentFile, namedDevicesDoc } from "../../../helpers/gwdoc.js";
 
 const example = (name: string) => JSON.parse(readFileSync(new URL(`../../../../config/${name}`, import.meta.url), "utf8")) as Record<string, unknown>;
 const lierdaBootstrap = (): BootstrapConfig => validateBootstrap({ ...example("config.lierda.example.json"), dataDir: tmpdir() }, tmpdir());
 const aliyunBootstrap = (): BootstrapConfig => validateBootstrap({ ...example("config.example.json"), dataDir: tmpdir() }, tmpdir());
 
-/** Two meters of the example's type-0 product, named `names`. */
-function doc(names: string[], productKey = "B1C2D3E4"): Record<string, unknown> {
-  const d = modbusDoc({ devices: names.length, points: 1, productKey });
-  (d.deviceList as Array<{ deviceName: string }>).forEach((x, i) => (x.deviceName = names[i]!));
-  return d;
-}
-
-async function check(document: Record<string, unknown>, bootstrap: BootstrapConfig | undefined): Promise<{ ok: boolean; lines: string[] }> {
-  const dir = mkdtempSync(join(tmpdir(), "fb-lierda-doc-"));
-  try {
-    const file = join(dir, "doc.json");
-    writeFileSync(file, JSON.stringify(document));
-    const out = new PassThrough();
-    const chunks: Buffer[] = [];
-    out.on("data", (c: Buffer) => chunks.push(c));
-    const ok = await checkGatewayConfigFile(file, bootstrap, out);
-    out.end();
-    return { ok, lines: Buffer.concat(chunks).toString("utf8").trimEnd().split("\n") };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const doc = (names: string[], productKey = "B1C2D3E4") => namedDevicesDoc(names, productKey);
+const check = checkDocumentFile;
 
 test("document devices: 8-hex ProductID, NodeEui form, unique pairs, not the gateway (§6.1)", () => {
   const gw = { productId: "AA30C505", nodeEui: "FBGW0001" };
