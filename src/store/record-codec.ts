@@ -21,6 +21,7 @@ export interface EncodedRecord {
   body: string;
   /** UTF-8 bytes of device and body; the size limit counts these. */
   bytes: number;
+  createdAt: number;
 }
 
 /** One row as read back. */
@@ -36,51 +37,56 @@ export interface RecordRow {
 
 /** Throws a TypeError naming the device and kind when `r` is not a well-formed record. */
 export function checkRecord(r: NewRecord): void {
-  const fail = (why: string): never => {
-    throw new TypeError(`invalid uplink record (device ${String(r?.device)}, kind ${String(r?.kind)}): ${why}`);
-  };
-  if (r === null || typeof r !== "object") fail("not an object");
-  if (typeof r.device !== "string" || r.device.length === 0) fail("device must be a non-empty string");
-  if (!Number.isFinite(r.time)) fail("time must be a finite number");
+  if (r === null || typeof r !== "object") fail(r, "not an object");
+  if (typeof r.device !== "string" || r.device.length === 0) fail(r, "device must be a non-empty string");
+  if (!Number.isFinite(r.time)) fail(r, "time must be a finite number");
   switch (r.kind) {
-    case "properties":
-      if (!Array.isArray(r.values) || r.values.length === 0) fail("values must be a non-empty array");
-      for (const v of r.values) {
-        if (typeof v?.identifier !== "string" || v.identifier.length === 0) fail("a value has no identifier");
-        if (!Number.isFinite(v.time)) fail(`value ${v.identifier} has no finite time`);
-        if (!storable(v.value)) fail(`value ${v.identifier} is missing or not a JSON value with finite numbers`);
+    case "properties": {
+      const values = r.values;
+      if (!Array.isArray(values) || values.length === 0) fail(r, "values must be a non-empty array");
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i]!;
+        if (typeof v?.identifier !== "string" || v.identifier.length === 0) fail(r, "a value has no identifier");
+        if (!Number.isFinite(v.time)) fail(r, `value ${v.identifier} has no finite time`);
+        if (!storable(v.value)) fail(r, `value ${v.identifier} is missing or not a JSON value with finite numbers`);
       }
       return;
+    }
     case "event":
-      if (typeof r.identifier !== "string" || r.identifier.length === 0) fail("identifier must be a non-empty string");
-      if (r.outputs === null || typeof r.outputs !== "object" || Array.isArray(r.outputs)) fail("outputs must be an object");
-      if (!storable(r.outputs)) fail("outputs must be JSON values with finite numbers");
+      if (typeof r.identifier !== "string" || r.identifier.length === 0) fail(r, "identifier must be a non-empty string");
+      if (r.outputs === null || typeof r.outputs !== "object" || Array.isArray(r.outputs)) fail(r, "outputs must be an object");
+      if (!storable(r.outputs)) fail(r, "outputs must be JSON values with finite numbers");
       return;
     case "wire":
-      if (!PLATFORM_NAMES.includes(r.platform)) fail(`unknown platform ${String(r.platform)}`);
-      if (typeof r.topic !== "string" || r.topic.length === 0) fail("topic must be a non-empty string");
-      if (typeof r.payload !== "string") fail("payload must be a string");
-      if (!Array.isArray(r.devices) || !r.devices.every((d) => typeof d === "string")) fail("devices must be strings");
+      if (!PLATFORM_NAMES.includes(r.platform)) fail(r, `unknown platform ${String(r.platform)}`);
+      if (typeof r.topic !== "string" || r.topic.length === 0) fail(r, "topic must be a non-empty string");
+      if (typeof r.payload !== "string") fail(r, "payload must be a string");
+      if (!Array.isArray(r.devices) || !r.devices.every((d) => typeof d === "string")) fail(r, "devices must be strings");
       return;
     default:
-      fail("unknown kind");
+      fail(r, "unknown kind");
   }
+}
+
+function fail(r: NewRecord, why: string): never {
+  throw new TypeError(`invalid uplink record (device ${String(r?.device)}, kind ${String(r?.kind)}): ${why}`);
 }
 
 /** JSON would turn NaN and Infinity into null and drop undefined: such a value must not be stored as something else. */
 function storable(v: unknown): boolean {
   if (typeof v === "number") return Number.isFinite(v);
-  if (typeof v === "string" || typeof v === "boolean") return true;
+  if (typeof v !== "object") return typeof v === "string" || typeof v === "boolean";
   if (Array.isArray(v)) return v.every(storable);
   if (v !== null && typeof v === "object") return Object.values(v).every(storable);
   return false;
 }
 
-export function encodeRecord(r: NewRecord): EncodedRecord {
+/** The stored form of a checked record; `createdAt` is when the outbox took it. */
+export function encodeRecord(r: NewRecord, createdAt: number): EncodedRecord {
   let body: string;
   switch (r.kind) {
     case "properties":
-      body = JSON.stringify(r.values.map((v) => [v.identifier, v.value, v.time]));
+      body = propertiesBody(r.values);
       break;
     case "event":
       body = JSON.stringify([r.identifier, r.outputs]);
@@ -89,7 +95,19 @@ export function encodeRecord(r: NewRecord): EncodedRecord {
       body = wireBody(r.platform, r.topic, r.payload, r.devices);
       break;
   }
-  return { device: r.device, kind: r.kind, sampleTime: r.time, body, bytes: Buffer.byteLength(r.device) + Buffer.byteLength(body) };
+  return { device: r.device, kind: r.kind, sampleTime: r.time, body, bytes: Buffer.byteLength(r.device) + Buffer.byteLength(body), createdAt };
+}
+
+/** `[[identifier, value, time], …]` as JSON, written directly: one string per record, no array per value. */
+function propertiesBody(values: readonly PropertySample[]): string {
+  let s = "[";
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    const value = v.value;
+    // A finite number prints the same through String() as through JSON.stringify (checked before encoding).
+    s += `${i === 0 ? "" : ","}[${JSON.stringify(v.identifier)},${typeof value === "number" ? String(value) : JSON.stringify(value)},${v.time}]`;
+  }
+  return s + "]";
 }
 
 export function wireBody(platform: PlatformName, topic: string, payload: string, devices: readonly string[]): string {

@@ -12,10 +12,6 @@ import type { EncodedRecord } from "./record-codec.js";
 import type { RecordOutboxOptions } from "./records-types.js";
 import { describeError } from "./sqlite-errors.js";
 
-interface PendingRow extends EncodedRecord {
-  createdAt: number;
-}
-
 type SeqBytes = { seq: number; bytes: number };
 type Counted = { count: number; bytes: number };
 
@@ -37,13 +33,13 @@ export class RecordStorage {
   private readonly oldestStmt: Statement<[number, number], SeqBytes>;
   private readonly expiredStmt: Statement<[number], SeqBytes>;
   private readonly minSampleStmt: Statement<[], { t: number | null }>;
-  private readonly writeTx: (rows: PendingRow[], deletes: number[], attempts: Map<number, number>) => { lastSeq: number; inserted: number; deleted: Counted; evicted: Counted };
+  private readonly writeTx: (rows: EncodedRecord[], deletes: number[], attempts: Map<number, number>) => { lastSeq: number; inserted: number; deleted: Counted; evicted: Counted };
   private readonly deleteTx: (seqs: number[]) => Counted;
 
   private rowCount = 0;
   private rowBytes = 0;
   private last = 0;
-  private pending: PendingRow[] = [];
+  private pending: EncodedRecord[] = [];
   private pendingDeletes: number[] = [];
   /** Attempt counts not committed yet (seq → attempts). */
   private attemptUpdates = new Map<number, number>();
@@ -83,7 +79,7 @@ export class RecordStorage {
     this.oldestStmt = db.prepare("SELECT seq, bytes FROM records WHERE seq > ? ORDER BY seq LIMIT ?");
     this.expiredStmt = db.prepare("SELECT seq, bytes FROM records WHERE sample_time < ? ORDER BY seq");
     this.minSampleStmt = db.prepare("SELECT min(sample_time) AS t FROM records");
-    this.writeTx = db.transaction((rows: PendingRow[], deletes: number[], attempts: Map<number, number>) => this.write(rows, deletes, attempts));
+    this.writeTx = db.transaction((rows: EncodedRecord[], deletes: number[], attempts: Map<number, number>) => this.write(rows, deletes, attempts));
     this.deleteTx = db.transaction((seqs: number[]) => this.deleteRows(seqs));
 
     const totals = db.prepare("SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, coalesce(max(seq), 0) AS last FROM records").get() as { n: number; b: number; last: number };
@@ -136,7 +132,7 @@ export class RecordStorage {
       this.episodes.write.record(records.length, now);
       return;
     }
-    for (const r of records) this.pending.push({ ...r, createdAt: now });
+    for (const r of records) this.pending.push(r);
     if (this.pending.length >= this.maxBatch) this.commit();
     else this.scheduleCommit();
   }
@@ -277,11 +273,15 @@ export class RecordStorage {
       this.episodes.size.record(r.evicted.count, now);
     }
     this.checkSizeEpisode();
-    if (rows.length > 0) this.committed(new Set(rows.map((p) => p.device)));
+    if (rows.length > 0) {
+      const devices = new Set<DeviceKey>();
+      for (let i = 0; i < rows.length; i++) devices.add(rows[i]!.device);
+      this.committed(devices);
+    }
   }
 
   /** Runs inside the write transaction. */
-  private write(rows: PendingRow[], deletes: number[], attempts: Map<number, number>) {
+  private write(rows: EncodedRecord[], deletes: number[], attempts: Map<number, number>) {
     let lastSeq = this.last;
     let inserted = 0;
     for (const p of rows) {

@@ -87,7 +87,8 @@ export class RecordOutbox {
     if (this.closed) throw new Error("outbox is closed");
     if (records.length === 0) return;
     for (const r of records) checkRecord(r);
-    this.storage.append(records.map(encodeRecord));
+    const now = this.now();
+    this.storage.append(records.map((r) => encodeRecord(r, now)));
   }
 
   /** Commits queued appends, deletes and attempt counts now (shutdown, tests). */

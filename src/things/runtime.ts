@@ -127,7 +127,12 @@ export class ThingsRuntime implements FieldSink {
       const converted = dev.tsl.toTsl(s.identifier, s.value);
       const decision = this.report.decide({ deviceKey: s.deviceKey, identifier: s.identifier, trigger: point.trigger }, converted, s.value);
       if (!converted.ok) continue;
-      dev.latest.set(s.identifier, { value: converted.value, time: s.time });
+      const latest = dev.latest.get(s.identifier);
+      // Updated in place: readers copy the value out at once, and one object per sample would only feed the collector.
+      if (latest) {
+        latest.value = converted.value;
+        latest.time = s.time;
+      } else dev.latest.set(s.identifier, { value: converted.value, time: s.time });
       if (decision === "report") {
         this.batcher.addProperty({ deviceKey: s.deviceKey, identifier: s.identifier, value: converted.value, time: s.time });
       }

@@ -10,10 +10,14 @@ import { timedMember } from "./json.js";
 import { encoderFor, type Encoder } from "../../things/json.js";
 import { buildPacks, defaultPackLimits, type BatchItem, type DeviceItems, type DeviceRef, type PackLimits, type Uplink } from "./pack.js";
 
-interface DeviceCodec {
-  ref: DeviceRef;
+/** Value encoders of one thing model, shared by every device of that model. */
+interface ModelCodec {
   properties: Map<string, Encoder>;
   events: Map<string, Encoder>;
+}
+
+interface DeviceCodec extends ModelCodec {
+  ref: DeviceRef;
 }
 
 export class AlinkUplinks {
@@ -27,7 +31,13 @@ export class AlinkUplinks {
   /** The thing models of the applied document (value types for encoding). */
   setDevices(devices: readonly PlatformDevice[]): void {
     this.codecs.clear();
-    for (const d of devices) this.codecs.set(d.key, codecOf(d.key, d.tsl));
+    // Devices of one product carry the same model object: its encoders are built once.
+    const models = new Map<PlatformDevice["tsl"], ModelCodec>();
+    for (const d of devices) {
+      let model = models.get(d.tsl);
+      if (!model) models.set(d.tsl, (model = modelCodec(d.tsl)));
+      this.codecs.set(d.key, { ref: ref(d.key), properties: model.properties, events: model.events });
+    }
   }
 
   /** Property and event records packed into as few pack posts as the limits allow. */
@@ -36,7 +46,7 @@ export class AlinkUplinks {
     for (const r of records) {
       if (r.kind === "wire") continue;
       let codec = this.codecs.get(r.device);
-      if (!codec) this.codecs.set(r.device, (codec = codecOf(r.device, undefined)));
+      if (!codec) this.codecs.set(r.device, (codec = { ref: ref(r.device), ...modelCodec(undefined) }));
       let g = groups.get(r.device);
       if (!g) groups.set(r.device, (g = { device: codec.ref, items: [] }));
       if (r.kind === "properties") {
@@ -62,7 +72,7 @@ function ref(key: string): DeviceRef {
   return { key, identity: id, identityJson: JSON.stringify(id) };
 }
 
-function codecOf(key: string, tsl: PlatformDevice["tsl"]): DeviceCodec {
+function modelCodec(tsl: PlatformDevice["tsl"]): ModelCodec {
   const properties = new Map<string, Encoder>();
   const events = new Map<string, Encoder>();
   for (const p of tsl?.properties ?? []) if (p?.identifier) properties.set(p.identifier, encoderFor(p.dataType));
@@ -71,5 +81,5 @@ function codecOf(key: string, tsl: PlatformDevice["tsl"]): DeviceCodec {
     const struct: TslDataType = { type: "struct", specs: e.outputData ?? [] };
     events.set(e.identifier, encoderFor(struct));
   }
-  return { ref: ref(key), properties, events };
+  return { properties, events };
 }

@@ -219,5 +219,7 @@ export class BenchDaemon {
 /** NODE_OPTIONS set by `systemd/fieldbridge.service` (Environment=NODE_OPTIONS=…), as installed. */
 export function unitNodeOptions(): string {
   const unit = fs.readFileSync(path.join(ROOT, "systemd", "fieldbridge.service"), "utf8");
-  return /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1]?.trim() ?? "";
+  // Environment=NODE_OPTIONS=… or, with spaces in the value, Environment="NODE_OPTIONS=…"
+  const m = /^Environment=(?:"NODE_OPTIONS=([^"]*)"|NODE_OPTIONS=(.*))$/m.exec(unit);
+  return (m?.[1] ?? m?.[2] ?? "").trim();
 }
