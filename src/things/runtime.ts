@@ -67,13 +67,25 @@ export class ThingsRuntime implements FieldSink {
       products.set(pk, { fingerprint, tsl, doc });
     }
     const devices = new Map<string, DeviceInfo>();
+    // Devices that share a point list (same model and polling time) and a product share their point table.
+    const shared = new Map<readonly unknown[], Map<string, Map<string, PointInfo>>>();
     for (const d of config.devices) {
       const product = products.get(d.productKey);
       if (!product) continue;
-      const types = new Map((product.doc.properties ?? []).map((p) => [p.identifier, p.dataType]));
-      const points = new Map<string, PointInfo>();
-      for (const p of d.modbus?.points ?? []) points.set(p.identifier, { trigger: p.trigger, dataType: types.get(p.identifier) ?? { type: p.tslType } });
-      for (const p of d.opcua?.properties ?? []) points.set(p.identifier, { trigger: p.trigger, dataType: types.get(p.identifier) ?? { type: p.tslType } });
+      const list = d.modbus?.points;
+      const byProduct = list && !d.opcua ? shared.get(list) : undefined;
+      let points = byProduct?.get(d.productKey);
+      if (!points) {
+        const types = new Map((product.doc.properties ?? []).map((p) => [p.identifier, p.dataType]));
+        points = new Map<string, PointInfo>();
+        for (const p of d.modbus?.points ?? []) points.set(p.identifier, { trigger: p.trigger, dataType: types.get(p.identifier) ?? { type: p.tslType } });
+        for (const p of d.opcua?.properties ?? []) points.set(p.identifier, { trigger: p.trigger, dataType: types.get(p.identifier) ?? { type: p.tslType } });
+        if (list && !d.opcua) {
+          let m = shared.get(list);
+          if (!m) shared.set(list, (m = new Map()));
+          m.set(d.productKey, points);
+        }
+      }
       const prev = this.devices.get(d.key);
       devices.set(d.key, {
         key: d.key, productKey: d.productKey, serverId: d.serverId, tsl: product.tsl, points,

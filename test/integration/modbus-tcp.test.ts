@@ -206,6 +206,34 @@ describe("Modbus TCP channel against the TCP simulator", () => {
     assert.equal(sink.of(dev.key, "c")[0]!.value, 99);
   });
 
+  it("devices of one model share their read plan until one of them splits a refused block: only that device reads in parts", async (t) => {
+    const { sim, sink, channel, lines } = await rig(t, [1, 2]);
+    for (const unit of [1, 2]) sim.setHolding(unit, 0, [10 + unit, 0, 0, 0, 40 + unit]);
+    sim.setIllegal(1, "holding", 2, 1); // unit 1 refuses the gap inside the block, unit 2 does not
+    // One point list for both devices, as the parsed document gives devices of one model and polling time.
+    const points = [
+      modbusPoint("a", "holdingRegister", 0, "uint16", { pollingMs: 100 }),
+      modbusPoint("b", "holdingRegister", 4, "uint16", { pollingMs: 100 }),
+    ];
+    const one = modbusDevice("tcp1", "one", 1, points);
+    const two = modbusDevice("tcp1", "two", 2, points);
+    channel.addDevice(one);
+    channel.addDevice(two);
+    await channel.start();
+    await sink.waitFor("both devices polled five times", () => sink.of(one.key, "b").length >= 5 && sink.of(two.key, "b").length >= 5);
+    const before = { one: sim.requestsByUnit.get(1) ?? 0, two: sim.requestsByUnit.get(2) ?? 0 };
+    const cyclesBefore = { one: sink.of(one.key, "b").length, two: sink.of(two.key, "b").length };
+    await sink.waitFor("five more cycles each", () => sink.of(one.key, "b").length >= cyclesBefore.one + 5 && sink.of(two.key, "b").length >= cyclesBefore.two + 5);
+    const perCycle = (unit: 1 | 2, key: string, name: "one" | "two") =>
+      ((sim.requestsByUnit.get(unit) ?? 0) - before[name]) / (sink.of(key, "b").length - cyclesBefore[name]);
+    assert.ok(Math.round(perCycle(1, one.key, "one")) === 2, `unit 1 reads its two points apart (${perCycle(1, one.key, "one")} requests per cycle)`);
+    assert.ok(Math.round(perCycle(2, two.key, "two")) === 1, `unit 2 still reads one block (${perCycle(2, two.key, "two")} requests per cycle)`);
+    assert.ok(sink.of(two.key, "a").every((s) => s.value === 12) && sink.of(two.key, "b").every((s) => s.value === 42));
+    assert.ok(sink.of(one.key, "a").every((s) => s.value === 11) && sink.of(one.key, "b").every((s) => s.value === 41));
+    const splits = lines.filter((l) => typeof l.msg === "string" && /reading its parts separately/.test(l.msg as string));
+    assert.deepEqual(splits.map((l) => l.device), [one.key]);
+  });
+
   it("server outage: channel down and devices offline, then back on the same port: online, samples resume", async (t) => {
     const { sim, sink, channel } = await rig(t, [1]);
     sim.setHolding(1, 0, [1]);

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { loadGatewayDocument, parseGatewayConfig, type ParseContext, type Problem } from "../../src/config/gateway/index.js";
 import type { ModbusRtuChannelSpec, OpcuaChannelSpec } from "../../src/config/gateway/model.js";
+import { modbusDoc } from "../helpers/gwdoc.js";
 
 const root = new URL("../../", import.meta.url);
 const read = (p: string): Buffer => readFileSync(new URL(p, root));
@@ -145,4 +146,21 @@ test("every problem is reported, not only the first", () => {
   // every channel is broken, so no device runs
   assert.equal(r.config.channels.length, 0);
   assert.equal(r.config.devices.length, 0);
+});
+
+test("devices of one model and polling time share one frozen point list; another polling time gets its own", () => {
+  const doc = modbusDoc({ devices: 3, points: 2 });
+  (doc.deviceList as Array<{ deviceConfig: Record<string, unknown> }>)[2]!.deviceConfig.pollingTime = 5000;
+  for (const p of (doc.modelList as Array<{ properties: Array<Record<string, unknown>> }>)[0]!.properties) delete p.pollingTime;
+  const r = parseGatewayConfig(doc, ctx);
+  assert.equal(r.fatal, false, JSON.stringify(errors(r.problems)));
+  const [a, b, c] = r.config.devices.map((d) => d.modbus!.points);
+  assert.equal(a, b, "same model, same polling time: one list");
+  assert.notEqual(a, c, "a device's own polling time: its own list");
+  assert.deepEqual(a!.map((p) => p.pollingMs), a!.map(() => 1000));
+  assert.deepEqual(c!.map((p) => p.pollingMs), c!.map(() => 5000));
+  assert.ok(Object.isFrozen(a) && a!.every((p) => Object.isFrozen(p)), "shared, so read-only");
+  assert.throws(() => {
+    (a![0] as { pollingMs: number }).pollingMs = 1;
+  }, TypeError);
 });

@@ -3,7 +3,7 @@
  * TSL. A device is disabled when it has an error of its own (reported as an error) or when something
  * it depends on is disabled (reported as a warning: the cause is reported where it is).
  */
-import { deviceKey, type ChannelSpec, type DeviceSpec } from "./model.js";
+import { deviceKey, type ChannelSpec, type DeviceSpec, type ModbusPointSpec } from "./model.js";
 import type { ChannelEntry, ChannelProtocol } from "./channels.js";
 import type { ModelProtocol, ProductModel } from "./model-list.js";
 import { duplicateIndexes, isObject, type JsonObject } from "./normalize.js";
@@ -76,6 +76,7 @@ export function readDeviceList(items: unknown[], ctx: DeviceContext, log: Proble
   const dups = flagDuplicateDevices(items, log);
   const devices: DeviceSpec[] = [];
   const slaves = new Map<string, number>();
+  const sharedPoints = new Map<readonly unknown[], Map<number, readonly ModbusPointSpec[]>>();
   items.forEach((item, i) => {
     if (!isObject(item)) return;
     const path: Path = ["deviceList", i];
@@ -132,10 +133,16 @@ export function readDeviceList(items: unknown[], ctx: DeviceContext, log: Proble
       };
     } else {
       const fallback = pollingMs ?? DEFAULT_POLLING_MS;
-      device.modbus = {
-        slaveId: cfg.slaveId as number,
-        points: model.modbusPoints.map((p) => ({ ...p, pollingMs: p.pollingMs ?? fallback })),
-      };
+      // Devices of one model with the same polling time share one frozen point list: at thousands of devices
+      // this is most of the document's memory, and nothing changes a point after parsing.
+      let byPolling = sharedPoints.get(model.modbusPoints);
+      if (!byPolling) sharedPoints.set(model.modbusPoints, (byPolling = new Map()));
+      let points = byPolling.get(fallback);
+      if (!points) {
+        points = Object.freeze(model.modbusPoints.map((p) => Object.freeze({ ...p, pollingMs: p.pollingMs ?? fallback })));
+        byPolling.set(fallback, points);
+      }
+      device.modbus = { slaveId: cfg.slaveId as number, points };
     }
     devices.push(device);
   });

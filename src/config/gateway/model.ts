@@ -102,7 +102,8 @@ export interface DeviceSpec {
   productKey: string;
   deviceName: string;
   serverId: string;
-  modbus?: { slaveId: number; points: ModbusPointSpec[] };
+  /** `points` may be shared with other devices of the same model: read-only (frozen). */
+  modbus?: { slaveId: number; points: readonly ModbusPointSpec[] };
   opcua?: {
     displayNamePath: string;
     properties: OpcuaPropertySpec[];

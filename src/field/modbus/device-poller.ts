@@ -63,7 +63,8 @@ interface PlanState {
 export class DevicePoller {
   readonly key: string;
   readonly unit: number;
-  private readonly points = new Map<string, ModbusPointSpec>();
+  /** Shared with the other devices of the same point list: read-only. */
+  private readonly points: ReadonlyMap<string, ModbusPointSpec>;
   private readonly plans: PlanState[];
   private readonly log: Logger;
   private health: Health = "unknown";
@@ -91,17 +92,11 @@ export class DevicePoller {
     this.unit = spec.modbus?.slaveId ?? 1;
     this.log = ctx.logger.child({ device: spec.key, unit: this.unit });
     this.decoder = new SampleDecoder(this.key, this.log, this.writes);
-    const usable: ModbusPointSpec[] = [];
-    for (const point of spec.modbus?.points ?? []) {
-      const problem = pointProblem(point);
-      if (problem) {
-        this.log.warn({ identifier: point.identifier, problem }, "Modbus point disabled");
-        continue;
-      }
-      if (!this.points.has(point.identifier)) this.points.set(point.identifier, point);
-      usable.push(point);
-    }
-    this.plans = planPolls(usable, { maxGap: ctx.maxGap }).map((plan) => {
+    const layout = layoutOf(spec.modbus?.points ?? [], ctx.maxGap);
+    for (const { identifier, problem } of layout.disabled) this.log.warn({ identifier, problem }, "Modbus point disabled");
+    this.points = layout.points;
+    const usable = layout.usable;
+    this.plans = layout.plans.map((plan) => {
       const state: PlanState = {
         plan,
         running: false,
@@ -235,8 +230,11 @@ export class DevicePoller {
     const pieces = err.exceptionCode === 2 ? splitRead(read) : [];
     if (pieces.length > 0) {
       // Some devices refuse a block that touches an unmapped register: fall back to smaller reads for good.
-      const at = state.plan.reads.indexOf(read);
-      if (at >= 0) state.plan.reads.splice(at, 1, ...pieces);
+      // The plan may be shared with other devices of the same model: this device gets its own copy.
+      const reads = state.plan.reads.slice();
+      const at = reads.indexOf(read);
+      if (at >= 0) reads.splice(at, 1, ...pieces);
+      state.plan = { periodMs: state.plan.periodMs, reads };
       this.log.info(
         { fc: read.fc, address: read.address, count: read.count, exceptionCode: err.exceptionCode, into: pieces.length },
         "Modbus read refused as a block; reading its parts separately",
@@ -406,4 +404,39 @@ export class DevicePoller {
   private writeAnswered(): void {
     if (this.health === "offline" && this.offlineCause === "device" && this.active) this.setOnline();
   }
+}
+
+interface PointLayout {
+  /** Usable points by identifier (the first of a repeated identifier). */
+  points: Map<string, ModbusPointSpec>;
+  usable: ModbusPointSpec[];
+  disabled: Array<{ identifier: string; problem: string }>;
+  plans: PollPlan[];
+}
+
+/**
+ * Devices of one model with the same polling time share their point list (config/gateway/devices.ts), and so share
+ * what is derived from it: the point table and the read plans (a device that splits a refused block copies its plan
+ * first). Kept while the list is in use.
+ */
+const layouts = new WeakMap<readonly ModbusPointSpec[], Map<number, PointLayout>>();
+
+function layoutOf(list: readonly ModbusPointSpec[], maxGap: number): PointLayout {
+  let byGap = layouts.get(list);
+  if (!byGap) layouts.set(list, (byGap = new Map()));
+  let layout = byGap.get(maxGap);
+  if (layout) return layout;
+  layout = { points: new Map(), usable: [], disabled: [], plans: [] };
+  for (const point of list) {
+    const problem = pointProblem(point);
+    if (problem) {
+      layout.disabled.push({ identifier: point.identifier, problem });
+      continue;
+    }
+    if (!layout.points.has(point.identifier)) layout.points.set(point.identifier, point);
+    layout.usable.push(point);
+  }
+  layout.plans = planPolls(layout.usable, { maxGap });
+  byGap.set(maxGap, layout);
+  return layout;
 }
