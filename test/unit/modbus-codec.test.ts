@@ -78,8 +78,16 @@ describe("decodeRegisters: every type x swap16 x reverseRegister (hand-computed)
   for (const [type, opts, words, expected] of rows) {
     it(`${type} ${JSON.stringify(opts)} [${words.map((w) => w.toString(16)).join(",")}] -> ${String(expected)}`, () => {
       assert.equal(decodeRegisters(pt(type, opts), words), expected);
+      // The same words inside a block read, decoded in place at their offset.
+      const block = [0x1234, 0xfedc, 0xffff, ...words, 0xabcd, 0x0001];
+      assert.equal(decodeRegisters(pt(type, opts), block, 3), expected);
     });
   }
+
+  it("an offset past the block's end is refused, not read as zeros", () => {
+    assert.throws(() => decodeRegisters(pt("int32", {}), [1, 2, 3], 2), /expected 2 registers, got 1/);
+    assert.throws(() => decodeRegisters(pt("int16", {}), [1, 2], -1), RangeError);
+  });
 
   it("string: registerCount registers, UTF-8, trailing NULs stripped, swap16/reverse applied", () => {
     const s = (o: Partial<ModbusPointSpec>) => pt("string", { registerCount: 3, ...o });

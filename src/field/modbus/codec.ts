@@ -135,17 +135,22 @@ function removeScaling(value: number, scaling: number): number {
   return value / scaling;
 }
 
-/** Decodes the registers of one register-area point (exactly pointWidth(point) words, as read). */
-export function decodeRegisters(point: ModbusPointSpec, words: readonly number[]): PointValue {
+/**
+ * Decodes the registers of one register-area point: exactly pointWidth(point) words, as read, or, with `offset`, the
+ * pointWidth(point) words of a block read that start there (no copy of the block).
+ */
+export function decodeRegisters(point: ModbusPointSpec, words: readonly number[], offset?: number): PointValue {
   const width = pointWidth(point);
-  if (words.length !== width) {
-    throw new RangeError(`${point.identifier}: expected ${width} registers, got ${words.length}`);
+  const at = offset ?? 0;
+  if (offset === undefined ? words.length !== width : !Number.isInteger(at) || at < 0 || at + width > words.length) {
+    throw new RangeError(`${point.identifier}: expected ${width} registers, got ${offset === undefined ? words.length : Math.max(0, words.length - at)}`);
   }
   if (point.rawType === "customized data") {
     // The device's own layout, passed through untouched as upper-case hex of the words as read.
-    return words.map((w) => (w & 0xffff).toString(16).toUpperCase().padStart(4, "0")).join("");
+    return words.slice(at, at + width).map((w) => (w & 0xffff).toString(16).toUpperCase().padStart(4, "0")).join("");
   }
-  const buf = wordsToBuffer(reorder(words, point));
+  // Numbers are at most four registers: they are decoded through one reused scratch buffer, not a buffer per value.
+  const buf = width <= 4 && point.rawType !== "string" ? fillScratch(words, at, width, point) : wordsToBuffer(reorder(words.slice(at, at + width), point));
   switch (point.rawType) {
     case "bool":
       return buf.readUInt16BE(0) !== 0;
@@ -175,6 +180,18 @@ export function decodeRegisters(point: ModbusPointSpec, words: readonly number[]
       return buf.toString("utf8", 0, end);
     }
   }
+}
+
+const scratch = Buffer.alloc(8);
+
+/** `width` (≤ 4) words from `at`, in the point's word and byte order, into the scratch buffer (read at once, synchronously). */
+function fillScratch(words: readonly number[], at: number, width: number, point: ModbusPointSpec): Buffer {
+  for (let i = 0; i < width; i++) {
+    let w = words[at + (point.reverseRegister ? width - 1 - i : i)]! & 0xffff;
+    if (point.swap16) w = ((w & 0xff) << 8) | (w >> 8);
+    scratch.writeUInt16BE(w, i * 2);
+  }
+  return scratch;
 }
 
 /** Decodes a coil or discrete input. */

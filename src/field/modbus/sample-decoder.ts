@@ -1,7 +1,7 @@
 /** Turns the answer to one planned read into samples: decoded, scaled, stamped; stale or unusable values left out. */
 import type { Logger } from "pino";
 import type { Sample } from "../driver.js";
-import { decodeBit, decodeRegisters, isBitArea, pointWidth, type PointValue } from "./codec.js";
+import { decodeBit, decodeRegisters, isBitArea, type PointValue } from "./codec.js";
 import type { WriteLedger } from "./device-writes.js";
 import type { ModbusResult } from "./pdu.js";
 import type { PlannedRead } from "./planner.js";
@@ -26,7 +26,7 @@ export class SampleDecoder {
         value = decodeBit(point, result.bits[offset] ?? false);
       } else {
         if (!("registers" in result)) continue;
-        value = decodeRegisters(point, result.registers.slice(offset, offset + pointWidth(point)));
+        value = decodeRegisters(point, result.registers, offset);
       }
       if (typeof value === "number" && !Number.isFinite(value)) {
         if (!this.loggedBadValues.has(point.identifier)) {
