@@ -6,6 +6,7 @@
  */
 import type { DeviceKey, PlatformName, PropertySample, UplinkRecord } from "../cloud/platform.js";
 import { PLATFORM_NAMES } from "../cloud/platform.js";
+import { quotedJson } from "../core/json.js";
 import type { TslValue } from "../things/tsl-value.js";
 
 type WithoutStored<T> = T extends unknown ? Omit<T, "seq" | "attempts"> : never;
@@ -22,6 +23,10 @@ export interface EncodedRecord {
   /** UTF-8 bytes of device and body; the size limit counts these. */
   bytes: number;
   createdAt: number;
+  /** The record as appended (kept in memory for the drain while it is live). */
+  source: NewRecord;
+  /** Its position, set when the write transaction stored it (0 before). */
+  seq: number;
 }
 
 /** One row as read back. */
@@ -95,17 +100,21 @@ export function encodeRecord(r: NewRecord, createdAt: number): EncodedRecord {
       body = wireBody(r.platform, r.topic, r.payload, r.devices);
       break;
   }
-  return { device: r.device, kind: r.kind, sampleTime: r.time, body, bytes: Buffer.byteLength(r.device) + Buffer.byteLength(body), createdAt };
+  return { device: r.device, kind: r.kind, sampleTime: r.time, body, bytes: Buffer.byteLength(r.device) + Buffer.byteLength(body), createdAt, source: r, seq: 0 };
 }
 
 /** `[[identifier, value, time], …]` as JSON, written directly: one string per record, no array per value. */
 function propertiesBody(values: readonly PropertySample[]): string {
   let s = "[";
+  // The values of one poll share their sample time: its text is made once.
+  let time = NaN;
+  let timeText = "";
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     const value = v.value;
+    if (v.time !== time) timeText = String((time = v.time));
     // A finite number prints the same through String() as through JSON.stringify (checked before encoding).
-    s += `${i === 0 ? "" : ","}[${JSON.stringify(v.identifier)},${typeof value === "number" ? String(value) : JSON.stringify(value)},${v.time}]`;
+    s += (i === 0 ? "[" : ",[") + quotedJson(v.identifier) + "," + (typeof value === "number" ? String(value) : JSON.stringify(value)) + "," + timeText + "]";
   }
   return s + "]";
 }

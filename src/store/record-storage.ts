@@ -63,7 +63,9 @@ export class RecordStorage {
     private readonly now: () => number,
     options: RecordOutboxOptions,
     private readonly busy: (seq: number) => boolean,
-    private readonly committed: (devices: Set<DeviceKey>) => void,
+    private readonly committed: (rows: readonly EncodedRecord[]) => void,
+    /** Rows deleted here without the outbox asking (size and age limits). */
+    private readonly deletedHere: () => void,
   ) {
     this.maxBytes = positive("maxBytes", options.maxBytes ?? 256 * MiB);
     this.maxAgeMs = positive("maxAgeHours", options.maxAgeHours ?? 24) * 3_600_000;
@@ -187,6 +189,7 @@ export class RecordStorage {
       this.writeFailed(err, 0, now);
     }
     if (dropped > 0) {
+      this.deletedHere();
       this.counters.droppedForAge += dropped;
       this.episodes.age.record(dropped, now);
     }
@@ -273,11 +276,8 @@ export class RecordStorage {
       this.episodes.size.record(r.evicted.count, now);
     }
     this.checkSizeEpisode();
-    if (rows.length > 0) {
-      const devices = new Set<DeviceKey>();
-      for (let i = 0; i < rows.length; i++) devices.add(rows[i]!.device);
-      this.committed(devices);
-    }
+    if (r.evicted.count > 0) this.deletedHere();
+    if (rows.length > 0) this.committed(rows);
   }
 
   /** Runs inside the write transaction. */
@@ -286,6 +286,7 @@ export class RecordStorage {
     let inserted = 0;
     for (const p of rows) {
       lastSeq = Number(this.insertStmt.run(p.device, p.kind, p.sampleTime, p.body, p.createdAt, p.bytes).lastInsertRowid);
+      p.seq = lastSeq;
       inserted += p.bytes;
     }
     for (const [seq, n] of attempts) this.attemptsStmt.run(n, seq);

@@ -11,7 +11,7 @@ import type { Database, Statement } from "better-sqlite3";
 import type { DeviceKey, UplinkRecord } from "../cloud/platform.js";
 import type { Logger } from "../ops/logger.js";
 import { DropEpisode } from "./episode.js";
-import { checkRecord, decodeRecord, encodeRecord, type NewRecord, type RecordRow } from "./record-codec.js";
+import { checkRecord, decodeRecord, encodeRecord, type EncodedRecord, type NewRecord, type RecordRow } from "./record-codec.js";
 import { RecordStorage } from "./record-storage.js";
 import type { RecordOutboxOptions, RecordOutboxStats, RecordTakeOptions, RecordTakeResult } from "./records-types.js";
 import { describeError } from "./sqlite-errors.js";
@@ -24,6 +24,17 @@ interface Held {
   device: DeviceKey;
   attempts: number;
 }
+
+/** A stored record kept in memory for the drain (see `tail`). */
+interface TailEntry {
+  record: NewRecord;
+  bytes: number;
+  /** Its stored attempt count (a refusal's count once committed). */
+  attempts: number;
+}
+
+/** Live records kept in memory: beyond this many, the oldest are read from the database again when needed. */
+const TAIL_MAX = 4_096;
 
 type SeqBytes = { seq: number; bytes: number };
 /** seq, device, kind, time, body, attempts, bytes (COLUMNS). */
@@ -54,6 +65,14 @@ export class RecordOutbox {
   /** In-flight records of removed devices: dropped when they settle, unless delivered. */
   private readonly removedInFlight = new Set<number>();
   private readonly listeners = new Set<(devices: Set<DeviceKey>) => void>();
+  /**
+   * The records committed in this run, as appended, so that the drain takes live records without reading and
+   * parsing their rows again: every stored record with a seq above `tailFloor` is here (in seq order) until it is
+   * deleted. Deletes the outbox does not ask for (size and age limits) empty it, and so does growing past TAIL_MAX
+   * (a connection that stays down): it starts again above the last stored seq, and older records come from the table.
+   */
+  private readonly tail = new Map<number, TailEntry>();
+  private tailFloor: number;
   private closed = false;
 
   private readonly counters = { acked: 0, droppedRefused: 0, droppedRejected: 0, droppedRemoved: 0, droppedExpired: 0 };
@@ -79,7 +98,16 @@ export class RecordOutbox {
       started: () => this.log.warn({ ...this.lastRefusal }, "the platform rejected a record for good: dropped it"),
       ended: (n) => this.log.info({ dropped: n }, "records are accepted again; rejected meanwhile"),
     });
-    this.storage = new RecordStorage(db, this.log, this.now, options, (seq) => this.inFlight.has(seq), (devices) => this.notify(devices));
+    this.storage = new RecordStorage(
+      db,
+      this.log,
+      this.now,
+      options,
+      (seq) => this.inFlight.has(seq),
+      (rows) => this.committed(rows),
+      () => this.resetTail(),
+    );
+    this.tailFloor = this.storage.lastSeq;
   }
 
   /** Queues records for the current batch (see `flush`). A malformed record throws here, before anything is queued. */
@@ -107,6 +135,7 @@ export class RecordOutbox {
     // further than the limit would read the rest again on the next take.
     const chunk = Math.min(256, Math.max(16, o.limit));
     const deleting = this.storage.deleting;
+    if (o.afterSeq >= this.tailFloor && o.device === undefined) return this.takeFromTail(o, maxSeq, scanLimit);
     let scanned = 0;
     while (records.length < o.limit && scanned < scanLimit) {
       const n = Math.min(chunk, scanLimit - scanned);
@@ -135,6 +164,28 @@ export class RecordOutbox {
       if (rows.length < n && (rows.length === 0 || cursor === rows[rows.length - 1]![0])) return { records, lastSeq: cursor, exhausted: true };
     }
     return { records, lastSeq: cursor, exhausted: cursor >= maxSeq };
+  }
+
+  /** `take` over the in-memory tail: the same records in the same order as the table would give. */
+  private takeFromTail(o: RecordTakeOptions, maxSeq: number, scanLimit: number): RecordTakeResult {
+    const records: UplinkRecord[] = [];
+    const deleting = this.storage.deleting;
+    let cursor = o.afterSeq;
+    let scanned = 0;
+    for (const [seq, e] of this.tail) {
+      if (seq <= o.afterSeq) continue;
+      if (seq > maxSeq) return { records, lastSeq: cursor, exhausted: true };
+      if (records.length >= o.limit || scanned >= scanLimit) return { records, lastSeq: cursor, exhausted: false };
+      scanned++;
+      cursor = seq;
+      if (this.inFlight.has(seq) || deleting.has(seq)) continue;
+      const r = e.record;
+      if (o.accept && !o.accept(r.device)) continue;
+      const attempts = this.storage.pendingAttempts(seq) ?? e.attempts;
+      this.inFlight.set(seq, { bytes: e.bytes, device: r.device, attempts });
+      records.push(stored(r, seq, attempts));
+    }
+    return { records, lastSeq: cursor, exhausted: true };
   }
 
   /** Delivered: deleted with the next batch. */
@@ -171,6 +222,8 @@ export class RecordOutbox {
     }
     this.inFlight.delete(seq);
     this.storage.queueAttempts(seq, attempts);
+    const e = this.tail.get(seq);
+    if (e) e.attempts = attempts;
     return true;
   }
 
@@ -200,6 +253,7 @@ export class RecordOutbox {
           later++;
         } else {
           this.storage.queueDelete(r.seq, r.bytes, device);
+          this.tail.delete(r.seq);
           dropped++;
         }
       }
@@ -286,12 +340,32 @@ export class RecordOutbox {
     this.storage.close();
     this.closed = true;
     this.listeners.clear();
+    this.tail.clear();
   }
 
   private settle(seq: number, held: Held): void {
     this.inFlight.delete(seq);
     this.removedInFlight.delete(seq);
     this.storage.queueDelete(seq, held.bytes, held.device);
+    this.tail.delete(seq);
+  }
+
+  private committed(rows: readonly EncodedRecord[]): void {
+    const devices = new Set<DeviceKey>();
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      devices.add(row.device);
+      if (row.seq > this.tailFloor) this.tail.set(row.seq, { record: row.source, bytes: row.bytes, attempts: 0 });
+    }
+    if (this.tail.size > TAIL_MAX) this.resetTail();
+    this.notify(devices);
+  }
+
+  /** Empties the tail: from now on it holds what is stored after the last seq stored so far. */
+  private resetTail(): void {
+    this.tail.clear();
+    // The storage's own first expiry runs while it is being built: the floor is set after it.
+    if (this.storage) this.tailFloor = this.storage.lastSeq;
   }
 
   private drop(seq: number, kind: "refused" | "rejected" | "removed" | "expired", reason: string): void {
@@ -329,5 +403,17 @@ export class RecordOutbox {
         this.log.error({ err: describeError(err) }, "an outbox listener failed");
       }
     }
+  }
+}
+
+/** The record handed out: the appended one with its position and attempts (the shape `decodeRecord` gives). */
+function stored(r: NewRecord, seq: number, attempts: number): UplinkRecord {
+  switch (r.kind) {
+    case "properties":
+      return { seq, device: r.device, time: r.time, attempts, kind: "properties", values: r.values };
+    case "event":
+      return { seq, device: r.device, time: r.time, attempts, kind: "event", identifier: r.identifier, outputs: r.outputs };
+    case "wire":
+      return { seq, device: r.device, time: r.time, attempts, kind: "wire", platform: r.platform, topic: r.topic, payload: r.payload, devices: r.devices };
   }
 }

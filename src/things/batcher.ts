@@ -67,9 +67,14 @@ export class UplinkBatcher {
   }
 
   addProperty(p: PropertyUplink): void {
-    let list = this.properties.get(p.deviceKey);
-    if (!list) this.properties.set(p.deviceKey, (list = []));
-    list.push({ identifier: p.identifier, value: p.value, time: p.time });
+    this.addValue(p.deviceKey, p.identifier, p.value, p.time);
+  }
+
+  /** `addProperty` field by field (the per-sample path: no object per sample but the one kept). */
+  addValue(deviceKey: string, identifier: string, value: TslValue, time: number): void {
+    let list = this.properties.get(deviceKey);
+    if (!list) this.properties.set(deviceKey, (list = []));
+    list.push({ identifier, value, time });
     this.added();
   }
 

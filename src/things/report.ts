@@ -83,7 +83,12 @@ export class ReportPolicy {
    * "report" also records the value as the last reported one.
    */
   decide(point: PointRef, converted: Coerced, raw?: unknown): ReportDecision {
-    const state = this.state(point.deviceKey, point.identifier);
+    return this.decideFor(point.deviceKey, point.identifier, point.trigger, converted, raw);
+  }
+
+  /** `decide` with the point given field by field (the per-sample path: no object per sample). */
+  decideFor(deviceKey: string, identifier: string, trigger: Trigger, converted: Coerced, raw?: unknown): ReportDecision {
+    const state = this.state(deviceKey, identifier);
     if (!converted.ok) {
       this.totals.dropped++;
       state.dropped++;
@@ -93,7 +98,7 @@ export class ReportPolicy {
         if (now - state.lastWarnAt >= this.warnIntervalMs) {
           state.lastWarnAt = now;
           this.logger.warn(
-            { device: point.deviceKey, identifier: point.identifier, reason: converted.reason, value: preview(raw), dropped: state.dropped },
+            { device: deviceKey, identifier, reason: converted.reason, value: preview(raw), dropped: state.dropped },
             "value does not match the thing model; samples of this point are dropped until it is valid again",
           );
         }
@@ -102,7 +107,7 @@ export class ReportPolicy {
     }
     state.invalid = false;
     this.totals.accepted++;
-    if (point.trigger === 2 && state.hasLast && sameTslValue(state.last, converted.value)) {
+    if (trigger === 2 && state.hasLast && sameTslValue(state.last, converted.value)) {
       this.totals.unchanged++;
       return "unchanged";
     }

@@ -137,7 +137,7 @@ export class ThingsRuntime implements FieldSink {
       dev.lastSampleAt = s.time;
       if (dev.fieldOnline !== true) this.setFieldOnline(dev, true);
       const converted = dev.tsl.toTsl(s.identifier, s.value);
-      const decision = this.report.decide({ deviceKey: s.deviceKey, identifier: s.identifier, trigger: point.trigger }, converted, s.value);
+      const decision = this.report.decideFor(s.deviceKey, s.identifier, point.trigger, converted, s.value);
       if (!converted.ok) continue;
       const latest = dev.latest.get(s.identifier);
       // Updated in place: readers copy the value out at once, and one object per sample would only feed the collector.
@@ -146,7 +146,7 @@ export class ThingsRuntime implements FieldSink {
         latest.time = s.time;
       } else dev.latest.set(s.identifier, { value: converted.value, time: s.time });
       if (decision === "report") {
-        this.batcher.addProperty({ deviceKey: s.deviceKey, identifier: s.identifier, value: converted.value, time: s.time });
+        this.batcher.addValue(s.deviceKey, s.identifier, converted.value, s.time);
       }
     }
   }

@@ -1,8 +1,15 @@
 /** Alink JSON (alink.md sections 0.4, 3.14): members, envelopes and params assembled from encoded values (things/json.ts). */
 
+import { quotedJson } from "../../core/json.js";
+
+/** The values of one poll share their sample time: the text of the last one is kept. */
+let lastTime = NaN;
+let lastTimeText = "";
+
 /** `"id":{"value":…,"time":…}`, the member of a `properties`/`events` map and of property.post `params`. */
 export function timedMember(identifier: string, encodedValue: string, time: number): string {
-  return `${JSON.stringify(identifier)}:{"value":${encodedValue},"time":${Math.trunc(time)}}`;
+  if (time !== lastTime) lastTimeText = String(Math.trunc((lastTime = time)));
+  return quotedJson(identifier) + ':{"value":' + encodedValue + ',"time":' + lastTimeText + "}";
 }
 
 /** The request envelope `{id, version, params, method}` (alink.md section 0.4). */

@@ -93,7 +93,8 @@ export function buildPacks(gateway: DeviceRef, groups: readonly DeviceItems[], l
     sampleTime: Infinity,
     seqs: new Set(),
   });
-  const last = new Map<string, number>();
+  // Per device and kind: identifier → index of the draft holding its latest sample (maps looked up once per group).
+  const lastByDevice = new Map<string, { property: Map<string, number>; event: Map<string, number> }>();
   let openProps = 0;
   let openEvents = 0;
 
@@ -107,9 +108,11 @@ export function buildPacks(gateway: DeviceRef, groups: readonly DeviceItems[], l
   };
 
   for (const { device, items } of groups) {
+    let lastOfDevice = lastByDevice.get(device.key);
+    if (!lastOfDevice) lastByDevice.set(device.key, (lastOfDevice = { property: new Map(), event: new Map() }));
     for (const item of items) {
-      const pointKey = `${item.kind}\u0000${device.key}\u0000${item.identifier}`;
-      const prev = last.get(pointKey);
+      const last = lastOfDevice[item.kind];
+      const prev = last.get(item.identifier);
       let j = Math.max(prev === undefined ? 0 : prev + 1, item.kind === "property" ? openProps : openEvents);
       for (; ; j++) {
         if (j === drafts.length) drafts.push(newDraft());
@@ -132,7 +135,7 @@ export function buildPacks(gateway: DeviceRef, groups: readonly DeviceItems[], l
       d.bytes += item.bytes + 1;
       if (item.time < d.sampleTime) d.sampleTime = item.time;
       d.seqs.add(item.seq);
-      last.set(pointKey, j);
+      last.set(item.identifier, j);
       while (openProps < drafts.length && drafts[openProps]!.properties >= limits.maxProperties) openProps++;
       while (openEvents < drafts.length && drafts[openEvents]!.events >= limits.maxEvents) openEvents++;
     }

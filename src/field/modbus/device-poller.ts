@@ -184,7 +184,7 @@ export class DevicePoller {
         try {
           const { result, sentAt } = await this.readWithRetries(read, retries, priority);
           outcome.data = true;
-          this.loggedExceptions.delete(`${read.fc}:${read.address}`);
+          if (this.loggedExceptions.size > 0) this.loggedExceptions.delete(`${read.fc}:${read.address}`);
           this.decoder.decode(read, result, sentAt, samples);
         } catch (err) {
           if (err instanceof ModbusAbandonedError || err instanceof ModbusNotConnectedError) {
@@ -214,7 +214,8 @@ export class DevicePoller {
   }
 
   private async readWithRetries(read: PlannedRead, retries: number, priority: Priority): Promise<{ result: ModbusResult; sentAt: number }> {
-    const req: ModbusRequest = { fc: read.fc, address: read.address, count: read.count };
+    // The planned read is itself a read request (fc, address, count): no copy per transaction.
+    const req: ModbusRequest = read;
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.ctx.transact(this.key, this.unit, req, priority);

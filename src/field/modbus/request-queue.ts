@@ -81,8 +81,18 @@ export class RequestQueue {
       } catch (err) {
         settled = Promise.reject(err);
       }
-      const owner = job.owner;
-      settled.then(job.resolve, job.reject).finally(() => this.finished(owner, probe));
+      const j = job;
+      // One reaction per job: settle it, then free its slot (which starts the next job).
+      settled.then(
+        (v) => {
+          j.resolve(v);
+          this.finished(j.owner, probe);
+        },
+        (err: Error) => {
+          j.reject(err);
+          this.finished(j.owner, probe);
+        },
+      );
     }
   }
 
