@@ -29,6 +29,8 @@ export class RecordStorage {
 
   private readonly insertStmt: Statement<[string, string, number, string, number, number]>;
   private readonly deleteStmt: Statement<[number], { bytes: number }>;
+  /** Deletes a run of consecutive seqs; plucked: the bytes of each row deleted. */
+  private readonly deleteRangeStmt: Statement<[number, number], number>;
   private readonly attemptsStmt: Statement<[number, number]>;
   private readonly oldestStmt: Statement<[number, number], SeqBytes>;
   private readonly expiredStmt: Statement<[number], SeqBytes>;
@@ -70,13 +72,14 @@ export class RecordStorage {
     this.maxBytes = positive("maxBytes", options.maxBytes ?? 256 * MiB);
     this.maxAgeMs = positive("maxAgeHours", options.maxAgeHours ?? 24) * 3_600_000;
     this.batchDelayMs = nonNegative("batchDelayMs", options.batchDelayMs ?? 5);
-    this.settleDelayMs = Math.max(this.batchDelayMs, nonNegative("settleDelayMs", options.settleDelayMs ?? 50));
+    this.settleDelayMs = Math.max(this.batchDelayMs, nonNegative("settleDelayMs", options.settleDelayMs ?? 250));
     this.maxBatch = positive("maxBatch", options.maxBatch ?? 500);
     this.writeRetryMs = nonNegative("writeRetryMs", options.writeRetryMs ?? 5_000);
     const expireIntervalMs = positive("expireIntervalMs", options.expireIntervalMs ?? 60_000);
 
     this.insertStmt = db.prepare("INSERT INTO records (device, kind, sample_time, body, created_at, bytes) VALUES (?, ?, ?, ?, ?, ?)");
     this.deleteStmt = db.prepare("DELETE FROM records WHERE seq = ? RETURNING bytes");
+    this.deleteRangeStmt = db.prepare<[number, number], number>("DELETE FROM records WHERE seq >= ? AND seq <= ? RETURNING bytes").pluck(true);
     this.attemptsStmt = db.prepare("UPDATE records SET attempts = ? WHERE seq = ?");
     this.oldestStmt = db.prepare("SELECT seq, bytes FROM records WHERE seq > ? ORDER BY seq LIMIT ?");
     this.expiredStmt = db.prepare("SELECT seq, bytes FROM records WHERE sample_time < ? ORDER BY seq");
@@ -296,15 +299,21 @@ export class RecordStorage {
     return { lastSeq, inserted, deleted, evicted };
   }
 
-  private deleteRows(seqs: number[]): Counted {
+  /**
+   * Deletes the rows of `seqs` (in any order, each once). Acknowledgements mostly come in seq order, so the seqs are
+   * sorted and each run of consecutive ones is one statement; a run covers exactly its own seqs.
+   */
+  private deleteRows(seqs: readonly number[]): Counted {
     let count = 0;
     let bytes = 0;
-    for (const seq of seqs) {
-      const row = this.deleteStmt.get(seq);
-      if (row) {
-        count++;
-        bytes += row.bytes;
-      }
+    const sorted = Float64Array.from(seqs).sort();
+    for (let i = 0; i < sorted.length; ) {
+      let j = i;
+      while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+      const deleted = this.deleteRangeStmt.all(sorted[i]!, sorted[j]!);
+      for (let k = 0; k < deleted.length; k++) bytes += deleted[k]!;
+      count += deleted.length;
+      i = j + 1;
     }
     return { count, bytes };
   }

@@ -125,3 +125,22 @@ test("a refusal's attempt count stays with the record taken from memory, also af
   store.records.flush();
   assert.equal(store.records.take({ afterSeq: 0, limit: 1 }).records[0]!.attempts, 2, "after the commit");
 });
+
+test("acknowledgements in any order, with gaps, delete exactly those records; depth and bytes follow the table", (t) => {
+  const dir = tempDir(t);
+  let store = open(t, dir);
+  store.records.append(Array.from({ length: 30 }, (_, i) => props(i % 3 === 0 ? "p/A" : "p/Bee", i)));
+  store.records.flush();
+  const taken = takeAll(store, 0, 30);
+  const acked = new Set([7, 3, 4, 5, 29, 0, 12, 13, 11, 20, 22]);
+  for (const r of taken) if (acked.has(counts([r])[0]!)) store.records.ack(r.seq);
+  store.records.flush();
+  const live = store.records.stats();
+  store.close();
+  store = open(t, dir);
+  const left = takeAll(store, 0, 30);
+  assert.deepEqual(counts(left), Array.from({ length: 30 }, (_, i) => i).filter((i) => !acked.has(i)));
+  const reopened = store.records.stats();
+  assert.deepEqual([live.depth, live.bytes], [reopened.depth, reopened.bytes], "counted the same as the table sums them");
+  assert.equal(reopened.depth, 30 - acked.size);
+});
