@@ -43,7 +43,7 @@ function takeAll(store: ReturnType<typeof open>, afterSeq = 0, limit = 7): Uplin
 test("a live record from memory equals the one read back from the table after a restart", (t) => {
   const dir = tempDir(t);
   const batch: NewRecord[] = [
-    { kind: "properties", device: "p/A", time: T0, values: [{ identifier: "v", value: 1.25, time: T0 }, { identifier: "s", value: { a: [1, "x"], b: true }, time: T0 + 1 }] },
+    { kind: "properties", device: "p/A", time: T0, values: [{ identifier: "v", value: 1.25, time: T0 }, { identifier: "s", value: { a: [1, "x"], b: 2 }, time: T0 + 1 }] },
     { kind: "event", device: "p/B", time: T0 + 2, identifier: "alarm", outputs: { level: 3, text: "hot \u00e9\u4e2d" } },
     { kind: "wire", device: "p/A", time: T0 + 3, platform: "aliyun", topic: "/sys/p/A/thing/event/property/post", payload: '{"id":"7"}', devices: ["p/A", "p/C"] },
     props("p/B", 4),

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { alinkRequest, eventParams, packParams, timedMember } from "../../src/cloud/aliyun/json.js";
+import { alinkRequest, eventParams, memberBytes, packPostRequest, timedValue } from "../../src/cloud/aliyun/json.js";
 import { encodeValue as encodeAlinkValue, formatFloat } from "../../src/things/json.js";
 import type { TslDataType } from "../../src/things/tsl-types.js";
 
@@ -74,7 +74,7 @@ describe("encodeAlinkValue", () => {
 
 describe("message builders", () => {
   test("property.post params and envelope", () => {
-    const params = `{${[timedMember("WF", encodeAlinkValue("double", 23), 1524448722000), timedMember("Power", '"on"', 1524448722000)].join(",")}}`;
+    const params = '{"WF":{"value":' + encodeAlinkValue("double", 23) + ',"time":1524448722000},"Power":{"value":"on","time":1524448722000}}';
     const payload = alinkRequest("123", "thing.event.property.post", params);
     assert.equal(
       payload,
@@ -84,13 +84,13 @@ describe("message builders", () => {
   });
 
   test("pack post params have the structure of alink section 3.14", () => {
-    const gw = { properties: [timedMember("Uptime", "5", 1)], events: [] };
+    const gw = { properties: [timedValue("Uptime", "5", 1)], events: [] };
     const sub = {
       identityJson: JSON.stringify({ productKey: "a1Sub", deviceName: "meter-01" }),
-      properties: [timedMember("T", "1.0", 2)],
-      events: [timedMember("alarm", '{"errorCode":"x"}', 3)],
+      properties: [timedValue("T", "1.0", 2)],
+      events: [timedValue("alarm", '{"errorCode":"x"}', 3)],
     };
-    const parsed = JSON.parse(alinkRequest("7", "thing.event.property.pack.post", packParams(gw, [sub])));
+    const parsed = JSON.parse(packPostRequest("7", gw, [sub]));
     assert.deepEqual(parsed, {
       id: "7",
       version: "1.0",
@@ -106,6 +106,39 @@ describe("message builders", () => {
       },
       method: "thing.event.property.pack.post",
     });
+  });
+
+  test("a pack post is the JSON of its structure, byte for byte, and each member's size is counted exactly", () => {
+    const v = (id: string, value: unknown, time: number) => ({ tv: timedValue(id, JSON.stringify(value), time), id, value, time: Math.trunc(time) });
+    const gwProps = [v("Uptime", 5, 1.9), v("\u00e9t\u00e9 \"q\"", "\u4e2d\u6587", 1733332800123)];
+    const gwEvents = [v("boot", { why: "power" }, 7)];
+    const subs = [
+      { pk: "a1Sub", dn: "m-01", props: [v("T", 1.5, 2), v("H", -3, 2)], events: [] },
+      { pk: "a1Sub", dn: "m-02", props: [], events: [v("alarm", { code: 4 }, 3), v("alarm2", [1, 2], 3)] },
+    ];
+    const map = (list: ReturnType<typeof v>[]) => Object.fromEntries(list.map((x) => [x.id, { value: x.value, time: x.time }]));
+    const expected = JSON.stringify({
+      id: "9",
+      version: "1.0",
+      params: {
+        properties: map(gwProps),
+        events: map(gwEvents),
+        subDevices: subs.map((s) => ({ identity: { productKey: s.pk, deviceName: s.dn }, properties: map(s.props), events: map(s.events) })),
+      },
+      method: "thing.event.property.pack.post",
+    });
+    const payload = packPostRequest(
+      "9",
+      { properties: gwProps.map((x) => x.tv), events: gwEvents.map((x) => x.tv) },
+      subs.map((s) => ({ identityJson: JSON.stringify({ productKey: s.pk, deviceName: s.dn }), properties: s.props.map((x) => x.tv), events: s.events.map((x) => x.tv) })),
+    );
+    assert.equal(payload, expected);
+    for (const x of [...gwProps, ...gwEvents]) {
+      const member = `${JSON.stringify(x.id)}:${JSON.stringify({ value: x.value, time: x.time })}`;
+      assert.equal(memberBytes(x.tv), Buffer.byteLength(member), member);
+    }
+    // Without gateway values the gateway's maps are left out.
+    assert.equal(packPostRequest("1", { properties: [], events: [] }, []), '{"id":"1","version":"1.0","params":{"subDevices":[]},"method":"thing.event.property.pack.post"}');
   });
 
   test("event post params", () => {

@@ -11,7 +11,7 @@
  *   samples of a point leave in time order and repeated samples do not multiply the number of messages.
  */
 import { topics, type Identity } from "./topics.js";
-import { alinkRequest, packParams, type PackEntryJson } from "./json.js";
+import { packPostRequest, type PackEntryJson, type TimedValue } from "./json.js";
 
 export interface PackLimits {
   maxProperties: number;
@@ -43,14 +43,11 @@ export interface DeviceRef {
   identityJson: string;
 }
 
-export interface BatchItem {
+export interface BatchItem extends TimedValue {
   kind: "property" | "event";
   identifier: string;
-  /** The encoded value. */
-  valueJson: string;
   time: number;
-  /** `"id":{"value":…,"time":…}` and its UTF-8 size. */
-  member: string;
+  /** UTF-8 size of its member `"id":{"value":…,"time":…}`. */
   bytes: number;
   /** The outbox record it comes from. */
   seq: number;
@@ -61,6 +58,9 @@ export interface DeviceItems {
   items: BatchItem[];
 }
 
+/** Drafts per call stay far below this (group * GROUP + draft index stays an exact integer). */
+const GROUP = 2 ** 21;
+
 /** Envelope, method and id; generous so that the estimate never undercounts. */
 const ENVELOPE_BYTES = 200;
 /** `{"identity":…,"properties":{},"events":{}}` around an entry's members, plus the identity itself. */
@@ -68,8 +68,8 @@ const entryOverhead = (d: DeviceRef) => d.identityJson.length + 48;
 
 interface EntryDraft {
   device: DeviceRef;
-  properties: string[];
-  events: string[];
+  properties: TimedValue[];
+  events: TimedValue[];
 }
 
 interface PackDraft {
@@ -82,6 +82,7 @@ interface PackDraft {
   seqs: Set<number>;
 }
 
+/** `groups`: one per device, its items in sample order. */
 export function buildPacks(gateway: DeviceRef, groups: readonly DeviceItems[], limits: PackLimits, nextId: () => string): Uplink[] {
   const drafts: PackDraft[] = [];
   const newDraft = (): PackDraft => ({
@@ -93,8 +94,10 @@ export function buildPacks(gateway: DeviceRef, groups: readonly DeviceItems[], l
     sampleTime: Infinity,
     seqs: new Set(),
   });
-  // Per device and kind: identifier → index of the draft holding its latest sample (maps looked up once per group).
-  const lastByDevice = new Map<string, { property: Map<string, number>; event: Map<string, number> }>();
+  // Per kind: identifier → (group, index of the draft holding its latest sample), as group * GROUP + index. An entry of
+  // an earlier group means "not in this group": no map and no key string per device.
+  const lastOf = { property: new Map<string, number>(), event: new Map<string, number>() };
+  let group = 0;
   let openProps = 0;
   let openEvents = 0;
 
@@ -108,11 +111,11 @@ export function buildPacks(gateway: DeviceRef, groups: readonly DeviceItems[], l
   };
 
   for (const { device, items } of groups) {
-    let lastOfDevice = lastByDevice.get(device.key);
-    if (!lastOfDevice) lastByDevice.set(device.key, (lastOfDevice = { property: new Map(), event: new Map() }));
+    const base = ++group * GROUP;
     for (const item of items) {
-      const last = lastOfDevice[item.kind];
-      const prev = last.get(item.identifier);
+      const last = lastOf[item.kind];
+      const seen = last.get(item.identifier);
+      const prev = seen !== undefined && seen >= base && seen < base + GROUP ? seen - base : undefined;
       let j = Math.max(prev === undefined ? 0 : prev + 1, item.kind === "property" ? openProps : openEvents);
       for (; ; j++) {
         if (j === drafts.length) drafts.push(newDraft());
@@ -126,16 +129,16 @@ export function buildPacks(gateway: DeviceRef, groups: readonly DeviceItems[], l
         d.bytes += entryOverhead(device);
       }
       if (item.kind === "property") {
-        entry.properties.push(item.member);
+        entry.properties.push(item);
         d.properties++;
       } else {
-        entry.events.push(item.member);
+        entry.events.push(item);
         d.events++;
       }
       d.bytes += item.bytes + 1;
       if (item.time < d.sampleTime) d.sampleTime = item.time;
       d.seqs.add(item.seq);
-      last.set(item.identifier, j);
+      last.set(item.identifier, base + j);
       while (openProps < drafts.length && drafts[openProps]!.properties >= limits.maxProperties) openProps++;
       while (openEvents < drafts.length && drafts[openEvents]!.events >= limits.maxEvents) openEvents++;
     }
@@ -153,7 +156,7 @@ export function buildPacks(gateway: DeviceRef, groups: readonly DeviceItems[], l
     const msgId = nextId();
     return {
       topic,
-      payload: alinkRequest(msgId, "thing.event.property.pack.post", packParams(d.gateway, subs)),
+      payload: packPostRequest(msgId, d.gateway, subs),
       msgId,
       devices,
       sampleTime: d.sampleTime,

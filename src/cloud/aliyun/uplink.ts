@@ -2,11 +2,11 @@
  * Neutral outbox records → Alink pack posts (alink.md section 3.14), at send time. Values are written by their
  * thing-model type (float and double keep their decimal point), each with its sample time.
  */
-import { Buffer } from "node:buffer";
 import type { PlatformDevice, UplinkRecord } from "../platform.js";
 import { splitDeviceKey } from "../../core/device-key.js";
 import type { TslDataType } from "../../things/tsl-types.js";
-import { timedMember } from "./json.js";
+import { memberBytes, timeText } from "./json.js";
+import { quotedJson } from "../../core/json.js";
 import { encoderFor, type Encoder } from "../../things/json.js";
 import { buildPacks, defaultPackLimits, type BatchItem, type DeviceItems, type DeviceRef, type PackLimits, type Uplink } from "./pack.js";
 
@@ -62,8 +62,9 @@ export class AlinkUplinks {
 const generic = encoderFor(undefined);
 
 function item(kind: BatchItem["kind"], seq: number, identifier: string, valueJson: string, time: number): BatchItem {
-  const member = timedMember(identifier, valueJson, time);
-  return { kind, identifier, valueJson, time, member, bytes: Buffer.byteLength(member, "utf8"), seq };
+  const it: BatchItem = { kind, identifier, quoted: quotedJson(identifier), valueJson, timeText: timeText(time), time, bytes: 0, seq };
+  it.bytes = memberBytes(it);
+  return it;
 }
 
 function ref(key: string): DeviceRef {

@@ -182,7 +182,7 @@ export class DevicePoller {
         if (outcome.silence && !outcome.data && !outcome.refusal) return;
         const read = work[next++]!;
         try {
-          const { result, sentAt } = await this.readWithRetries(read, retries, priority);
+          const { result, sentAt } = await this.transactWithRetries(read, retries, priority);
           outcome.data = true;
           if (this.loggedExceptions.size > 0) this.loggedExceptions.delete(`${read.fc}:${read.address}`);
           this.decoder.decode(read, result, sentAt, samples);
@@ -213,19 +213,23 @@ export class DevicePoller {
     return outcome;
   }
 
-  private async readWithRetries(read: PlannedRead, retries: number, priority: Priority): Promise<{ result: ModbusResult; sentAt: number }> {
+  /**
+   * One read, `retries` more times after a timeout or a garbled answer. Not an async function: the first attempt's
+   * promise is the channel's own, and a retry chains on it only when it fails.
+   */
+  private transactWithRetries(read: PlannedRead, retries: number, priority: Priority, attempt = 0): Promise<{ result: ModbusResult; sentAt: number }> {
     // The planned read is itself a read request (fc, address, count): no copy per transaction.
     const req: ModbusRequest = read;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.ctx.transact(this.key, this.unit, req, priority);
-      } catch (err) {
-        // Retries go to the back of the queue: other devices' requests that waited meanwhile go first.
-        const retryable = err instanceof ModbusTimeoutError || err instanceof ModbusProtocolError;
-        if (!retryable || attempt >= retries) throw err;
-      }
-    }
+    const sent = this.ctx.transact(this.key, this.unit, req, priority);
+    if (attempt >= retries) return sent;
+    return sent.catch((err: unknown) => {
+      // Retries go to the back of the queue: other devices' requests that waited meanwhile go first.
+      const retryable = err instanceof ModbusTimeoutError || err instanceof ModbusProtocolError;
+      if (!retryable) throw err;
+      return this.transactWithRetries(read, retries, priority, attempt + 1);
+    });
   }
+
 
   private onReadException(state: PlanState, read: PlannedRead, err: ModbusExceptionError): PlannedRead[] {
     const pieces = err.exceptionCode === 2 ? splitRead(read) : [];
