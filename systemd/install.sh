@@ -237,12 +237,12 @@ install_unit() {
   local node=$1 tmp
   fs mkdir -p "$P_UNIT_DIR"
   if [ "$DRY_RUN" = 1 ] && [ -z "$PREFIX" ]; then
-    echo "dry-run: write $P_UNIT_DIR/$UNIT (0644) with ExecStart=$node $OPT_DIR/dist/cli.js run --config $ETC_DIR/config.json"
+    echo "dry-run: write $P_UNIT_DIR/$UNIT (0644) with ExecStart=$node --single-threaded-gc $OPT_DIR/dist/cli.js run --config $ETC_DIR/config.json"
     return
   fi
   tmp=$(mktemp "$P_UNIT_DIR/.$UNIT.XXXXXX")
   sed -e "s#^ExecStart=[^ ]*#ExecStart=$node#" "$SCRIPT_DIR/fieldbridge.service" >"$tmp"
-  grep -q "^ExecStart=$node $OPT_DIR/dist/cli.js run --config $ETC_DIR/config.json\$" "$tmp" ||
+  grep -q "^ExecStart=$node --single-threaded-gc $OPT_DIR/dist/cli.js run --config $ETC_DIR/config.json\$" "$tmp" ||
     { rm -f "$tmp"; die "unit template has an unexpected ExecStart line"; }
   chmod 0644 "$tmp"
   fs mv "$tmp" "$P_UNIT_DIR/$UNIT"

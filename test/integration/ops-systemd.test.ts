@@ -170,7 +170,7 @@ test("the unit runs `fieldbridge run` as Type=notify with a watchdog, restarts a
   };
   assert.equal(one("Service.Type"), "notify");
   assert.equal(one("Service.NotifyAccess"), "all", "notifications come from a child process");
-  assert.match(one("Service.ExecStart"), /^\/\S*node \/opt\/fieldbridge\/dist\/cli\.js run --config \/etc\/fieldbridge\/config\.json$/);
+  assert.match(one("Service.ExecStart"), /^\/\S*node --single-threaded-gc \/opt\/fieldbridge\/dist\/cli\.js run --config \/etc\/fieldbridge\/config\.json$/);
   assert.equal(one("Service.Restart"), "always");
   assert.ok(Number.parseInt(one("Service.WatchdogSec"), 10) > 0);
   assert.ok(Number.parseInt(one("Service.TimeoutStopSec"), 10) > 10, "longer than the daemon's own 10 s shutdown bound");
@@ -243,7 +243,7 @@ test("install.sh --dry-run --prefix installs the tree, config, data dir and unit
   // The unit with this machine's node.
   const unit = readFileSync(join(prefix, "etc/systemd/system/fieldbridge.service"), "utf8");
   const node = which("node")!;
-  assert.match(unit, new RegExp(`^ExecStart=${node.replace(/[.+]/g, "\\$&")} /opt/fieldbridge/dist/cli\\.js run --config /etc/fieldbridge/config\\.json$`, "m"));
+  assert.match(unit, new RegExp(`^ExecStart=${node.replace(/[.+]/g, "\\$&")} --single-threaded-gc /opt/fieldbridge/dist/cli\\.js run --config /etc/fieldbridge/config\\.json$`, "m"));
   assert.equal(mode(join(prefix, "etc/systemd/system/fieldbridge.service")), "644");
   assert.equal(unit.replace(/^ExecStart=.*$/m, ""), readFileSync(UNIT, "utf8").replace(/^ExecStart=.*$/m, ""), "otherwise the template as is");
 

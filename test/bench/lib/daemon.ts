@@ -216,10 +216,13 @@ export class BenchDaemon {
   }
 }
 
-/** NODE_OPTIONS set by `systemd/fieldbridge.service` (Environment=NODE_OPTIONS=…), as installed. */
+/** The node options of `systemd/fieldbridge.service`, as installed: NODE_OPTIONS and the flags before the script in ExecStart. */
 export function unitNodeOptions(): string {
   const unit = fs.readFileSync(path.join(ROOT, "systemd", "fieldbridge.service"), "utf8");
   // Environment=NODE_OPTIONS=… or, with spaces in the value, Environment="NODE_OPTIONS=…"
   const m = /^Environment=(?:"NODE_OPTIONS=([^"]*)"|NODE_OPTIONS=(.*))$/m.exec(unit);
-  return (m?.[1] ?? m?.[2] ?? "").trim();
+  const env = (m?.[1] ?? m?.[2] ?? "").trim();
+  // ExecStart=/usr/bin/node --flag … /opt/fieldbridge/dist/cli.js run …
+  const exec = /^ExecStart=\S+((?: --\S+)*) \S+cli\.js /m.exec(unit);
+  return `${env} ${(exec?.[1] ?? "").trim()}`.trim();
 }
