@@ -3,19 +3,24 @@ export function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-const quotedCache = new Map<string, string>();
-/** Distinct strings kept; beyond this the cache starts over (identifiers of thing models are far fewer). */
-const QUOTED_MAX = 20_000;
-
 /**
- * `JSON.stringify(s)` for the identifiers written with every value: the same few strings over and over, so each is
- * quoted once and the quoted form reused instead of a new string per value.
+ * Text made from a key, kept so that the same few keys (identifiers of thing models, the sample time of a poll) give
+ * the same string again instead of a new one per value. Bounded: beyond `max` keys it starts over.
  */
-export function quotedJson(s: string): string {
-  let q = quotedCache.get(s);
-  if (q === undefined) {
-    if (quotedCache.size >= QUOTED_MAX) quotedCache.clear();
-    quotedCache.set(s, (q = JSON.stringify(s)));
+export class TextCache<K> {
+  private readonly texts = new Map<K, string>();
+
+  constructor(
+    private readonly make: (key: K) => string,
+    private readonly max = 20_000,
+  ) {}
+
+  get(key: K): string {
+    let t = this.texts.get(key);
+    if (t === undefined) {
+      if (this.texts.size >= this.max) this.texts.clear();
+      this.texts.set(key, (t = this.make(key)));
+    }
+    return t;
   }
-  return q;
 }

@@ -6,7 +6,7 @@
  */
 import type { DeviceKey, PlatformName, PropertySample, UplinkRecord } from "../cloud/platform.js";
 import { PLATFORM_NAMES } from "../cloud/platform.js";
-import { quotedJson } from "../core/json.js";
+import { TextCache } from "../core/json.js";
 import type { TslValue } from "../things/tsl-value.js";
 
 type WithoutStored<T> = T extends unknown ? Omit<T, "seq" | "attempts"> : never;
@@ -105,19 +105,27 @@ export function encodeRecord(r: NewRecord, createdAt: number): EncodedRecord {
 
 /** `[[identifier, value, time], …]` as JSON, written directly: one string per record, no array per value. */
 function propertiesBody(values: readonly PropertySample[]): string {
-  let s = "[";
-  // The values of one poll share their sample time: its text is made once.
+  // Per value `[` `"id",` value `,time]`: the identifier's and the time's parts are made once and reused (the values
+  // of one poll share their sample time), and the parts are joined once.
+  const parts: string[] = new Array(values.length * 3 + 2);
+  parts[0] = "[";
   let time = NaN;
-  let timeText = "";
+  let tail = "";
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     const value = v.value;
-    if (v.time !== time) timeText = String((time = v.time));
+    if (v.time !== time) tail = `,${(time = v.time)}]`;
+    parts[1 + i * 3] = (i === 0 ? firstHeads : heads).get(v.identifier);
     // A finite number prints the same through String() as through JSON.stringify (checked before encoding).
-    s += (i === 0 ? "[" : ",[") + quotedJson(v.identifier) + "," + (typeof value === "number" ? String(value) : JSON.stringify(value)) + "," + timeText + "]";
+    parts[2 + i * 3] = typeof value === "number" ? String(value) : JSON.stringify(value);
+    parts[3 + i * 3] = tail;
   }
-  return s + "]";
+  parts[parts.length - 1] = "]";
+  return parts.join("");
 }
+
+const firstHeads = new TextCache<string>((id) => `[${JSON.stringify(id)},`);
+const heads = new TextCache<string>((id) => `,[${JSON.stringify(id)},`);
 
 export function wireBody(platform: PlatformName, topic: string, payload: string, devices: readonly string[]): string {
   return JSON.stringify({ platform, topic, payload, devices });

@@ -1,44 +1,47 @@
 /** Alink JSON (alink.md sections 0.4, 3.14): members, envelopes and params assembled from encoded values (things/json.ts). */
 
 import { Buffer } from "node:buffer";
-import { quotedJson } from "../../core/json.js";
-
-/** The values of one poll share their sample time: the text of the last one is kept. */
-let lastTime = NaN;
-let lastTimeText = "";
+import { TextCache } from "../../core/json.js";
 
 /**
  * One timed value in its parts, written as the member `"id":{"value":…,"time":…}` of a `properties`/`events` map
  * straight into the message: no string per member.
  */
 export interface TimedValue {
-  /** The identifier as a JSON string. */
-  quoted: string;
+  /** `"id":{"value":`, made once per identifier. */
+  head: string;
   valueJson: string;
-  /** The sample time in whole ms, as text. */
-  timeText: string;
+  /** `,"time":…}`, the sample time in whole ms (the values of one poll share it). */
+  tail: string;
 }
+
+const heads = new TextCache<string>((id) => `${JSON.stringify(id)}:{"value":`);
+let lastTime = NaN;
+let lastTail = "";
 
 export function timedValue(identifier: string, valueJson: string, time: number): TimedValue {
-  return { quoted: quotedJson(identifier), valueJson, timeText: timeText(time) };
+  return { head: memberHead(identifier), valueJson, tail: timeTail(time) };
 }
 
-/** A sample time in whole ms as text (`TimedValue.timeText`). */
-export function timeText(time: number): string {
-  if (time !== lastTime) lastTimeText = String(Math.trunc((lastTime = time)));
-  return lastTimeText;
+export function memberHead(identifier: string): string {
+  return heads.get(identifier);
+}
+
+export function timeTail(time: number): string {
+  if (time !== lastTime) lastTail = `,"time":${Math.trunc((lastTime = time))}}`;
+  return lastTail;
 }
 
 /** UTF-8 bytes of the member a timed value becomes. */
 export function memberBytes(v: TimedValue): number {
-  // :{"value":  ,"time":  }
-  return Buffer.byteLength(v.quoted) + Buffer.byteLength(v.valueJson) + v.timeText.length + 19;
+  return Buffer.byteLength(v.head) + Buffer.byteLength(v.valueJson) + v.tail.length;
 }
 
 function pushMembers(parts: string[], values: readonly TimedValue[]): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
-    parts.push(i === 0 ? "" : ",", v.quoted, ':{"value":', v.valueJson, ',"time":', v.timeText, "}");
+    if (i > 0) parts.push(",");
+    parts.push(v.head, v.valueJson, v.tail);
   }
 }
 

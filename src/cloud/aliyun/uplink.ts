@@ -5,8 +5,7 @@
 import type { PlatformDevice, UplinkRecord } from "../platform.js";
 import { splitDeviceKey } from "../../core/device-key.js";
 import type { TslDataType } from "../../things/tsl-types.js";
-import { memberBytes, timeText } from "./json.js";
-import { quotedJson } from "../../core/json.js";
+import { memberBytes, memberHead, timeTail } from "./json.js";
 import { encoderFor, type Encoder } from "../../things/json.js";
 import { buildPacks, defaultPackLimits, type BatchItem, type DeviceItems, type DeviceRef, type PackLimits, type Uplink } from "./pack.js";
 
@@ -62,7 +61,7 @@ export class AlinkUplinks {
 const generic = encoderFor(undefined);
 
 function item(kind: BatchItem["kind"], seq: number, identifier: string, valueJson: string, time: number): BatchItem {
-  const it: BatchItem = { kind, identifier, quoted: quotedJson(identifier), valueJson, timeText: timeText(time), time, bytes: 0, seq };
+  const it: BatchItem = { kind, identifier, head: memberHead(identifier), valueJson, tail: timeTail(time), time, bytes: 0, seq };
   it.bytes = memberBytes(it);
   return it;
 }
