@@ -12,7 +12,7 @@ export interface RecordOutboxOptions {
   batchDelayMs?: number;
   /**
    * Deletes of acknowledged records and attempt counts, when no append is waiting, are committed within this window
-   * (default 50 ms, at least `batchDelayMs`): a crash inside it sends those records once more and loses nothing.
+   * (default 250 ms, at least `batchDelayMs`; an append's commit takes them along): a crash inside it sends those records once more and loses nothing.
    */
   settleDelayMs?: number;
   /** A batch this large is committed at once, without waiting for the window (default 500). */
