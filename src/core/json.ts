@@ -4,8 +4,8 @@ export function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Text made from a key, kept so that the same few keys (identifiers of thing models, the sample time of a poll) give
- * the same string again instead of a new one per value. Bounded: beyond `max` keys it starts over.
+ * Text made from a key, kept so that the same few keys (the identifiers of thing models) give the same string again
+ * instead of a new one per value. Bounded: beyond `max` keys it starts over.
  */
 export class TextCache<K> {
   private readonly texts = new Map<K, string>();

@@ -103,7 +103,7 @@ export function encodeRecord(r: NewRecord, createdAt: number): EncodedRecord {
   return { device: r.device, kind: r.kind, sampleTime: r.time, body, bytes: Buffer.byteLength(r.device) + Buffer.byteLength(body), createdAt, source: r, seq: 0 };
 }
 
-/** `[[identifier, value, time], …]` as JSON, written directly: one string per record, no array per value. */
+/** `[[identifier, value, time], …]` as JSON, joined from parts: no array and no concatenated string per value. */
 function propertiesBody(values: readonly PropertySample[]): string {
   // Per value `[` `"id",` value `,time]`: the identifier's and the time's parts are made once and reused (the values
   // of one poll share their sample time), and the parts are joined once.

@@ -230,7 +230,6 @@ export class DevicePoller {
     });
   }
 
-
   private onReadException(state: PlanState, read: PlannedRead, err: ModbusExceptionError): PlannedRead[] {
     const pieces = err.exceptionCode === 2 ? splitRead(read) : [];
     if (pieces.length > 0) {
