@@ -131,11 +131,12 @@ export class RecordOutbox {
     if (this.closed || o.limit <= 0) return { records, lastSeq: cursor, exhausted: false };
     const maxSeq = o.maxSeq ?? Number.MAX_SAFE_INTEGER;
     const scanLimit = o.scanLimit ?? 2_000;
+    // Live records of the shared route come from memory; a device's lane and any backlog below the tail read the table.
+    if (o.afterSeq >= this.tailFloor && o.device === undefined) return this.takeFromTail(o, maxSeq, scanLimit);
     // Rows are read in chunks of about what is asked for: in a backlog almost every row is taken, and reading
     // further than the limit would read the rest again on the next take.
     const chunk = Math.min(256, Math.max(16, o.limit));
     const deleting = this.storage.deleting;
-    if (o.afterSeq >= this.tailFloor && o.device === undefined) return this.takeFromTail(o, maxSeq, scanLimit);
     let scanned = 0;
     while (records.length < o.limit && scanned < scanLimit) {
       const n = Math.min(chunk, scanLimit - scanned);
